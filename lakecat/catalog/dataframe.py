@@ -44,7 +44,7 @@ def to_dataframe(qs: QuerySet, *, include=None, features=False) -> pd.DataFrame:
 
         return pd.DataFrame(columns=base)
     ids = rows.get_column("id")
-    position = 1 + len(base)
+    position = 3  # after id, uid and the registry's second column
     for path in paths:
         values = related_values(catalog, registry, ids, path)
         frame.insert(position, path, values)

@@ -169,14 +169,14 @@ def rank(
 
     candidates = _candidates(lazy, needle, typos, fields, case_sensitive)
     hits = _literal_hits(candidates, needle, fields, case_sensitive)
-    hits = _first(_ranked(hits, id_column), limit)
+    hits = _first(_ranked(hits, id_column), limit).collect()
     room = None if limit is None else limit - hits.height
     if typos is None or room == 0:
         return hits
 
     misses = _misses(candidates, needle, fields, case_sensitive)
     near = _typo_hits(misses, typos, fields, case_sensitive)
-    return pl.concat([hits, _first(_ranked(near, id_column), room)])
+    return pl.concat([hits, _first(_ranked(near, id_column), room).collect()])
 
 
 def _validated_query(query: str | None) -> str:
@@ -217,7 +217,9 @@ def _check_columns(available: list[str], wanted: list[str]) -> None:
 
 def _fold(text: str) -> str:
     """Lower-case `text` exactly as Polars lower-cases a column."""
-    # python's str.lower follows an older Unicode version than Polars does
+    if text.isascii():
+        return text.lower()
+    # python's str.lower may follow another Unicode version than Polars
     return pl.select(pl.lit(text, dtype=pl.String).str.to_lowercase()).item()
 
 
@@ -276,7 +278,7 @@ def _candidates(
 
 def _literal_hits(
     candidates: pl.DataFrame, needle: str, fields: list[str], case_sensitive: bool
-) -> pl.DataFrame:
+) -> pl.LazyFrame:
     """The candidates that contain `needle`, with their points."""
     points = pl.sum_horizontal(
         [_field_points(_folded(f, case_sensitive), needle) for f in fields]
@@ -289,7 +291,6 @@ def _literal_hits(
         .drop(_MAYBE_LITERAL)
         .with_columns(points.cast(pl.Float64).alias(SCORE_COLUMN))
         .filter(pl.col(SCORE_COLUMN) > 0)
-        .collect()
     )
 
 
@@ -351,12 +352,12 @@ _RULES: tuple[tuple[int, Callable[[pl.Expr, str], pl.Expr]], ...] = (
 )
 
 
-def _first(frame: pl.DataFrame, count: int | None) -> pl.DataFrame:
+def _first(frame: pl.LazyFrame, count: int | None) -> pl.LazyFrame:
     """The first `count` rows, or all for `None`."""
     return frame if count is None else frame.head(count)
 
 
-def _ranked(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
+def _ranked(frame: pl.LazyFrame, id_column: str) -> pl.LazyFrame:
     """Sort by score descending, ties by ascending id."""
     return frame.sort(
         [SCORE_COLUMN, id_column], descending=[True, False], nulls_last=True
@@ -407,19 +408,14 @@ def _prefilter_pieces(words: list[str], budgets: list[int]) -> list[str]:
 
 def _typo_hits(
     misses: pl.DataFrame, typos: _Typos, fields: list[str], case_sensitive: bool
-) -> pl.DataFrame:
+) -> pl.LazyFrame:
     """The rows among `misses` that hold the query's words with a few typos."""
     candidates = misses.with_row_index(_ROW)
     windows = pl.concat(
         [_windows(candidates, f, typos, case_sensitive) for f in fields]
     ).collect()
     scores = _typo_scores(windows, typos)
-    return (
-        candidates.lazy()
-        .join(scores, on=_ROW, maintain_order="left")
-        .drop(_ROW)
-        .collect()
-    )
+    return candidates.lazy().join(scores, on=_ROW).drop(_ROW)
 
 
 def _windows(
@@ -483,7 +479,7 @@ def _typo_scores(windows: pl.DataFrame, typos: _Typos) -> pl.LazyFrame:
             continue
         column = f"word_{i}"
         close = _close_words(word, windows.get_column(column).unique(), budget)
-        scored = scored.join(close.rename({"edits": f"edits_{i}"}).lazy(), on=column)
+        scored = scored.join(close.rename({"edits": f"edits_{i}"}), on=column)
         edits.append(f"edits_{i}")
 
     part = pl.when(pl.col("whole")).then(1.0).otherwise(TYPO_PART_FACTOR)
@@ -491,7 +487,7 @@ def _typo_scores(windows: pl.DataFrame, typos: _Typos) -> pl.LazyFrame:
     return scored.group_by(_ROW).agg(score.max().alias(SCORE_COLUMN))
 
 
-def _close_words(word: str, choices: pl.Series, budget: int) -> pl.DataFrame:
+def _close_words(word: str, choices: pl.Series, budget: int) -> pl.LazyFrame:
     """The `choices` within `budget` Levenshtein edits of `word`, with the count."""
     import numpy as np
     from rapidfuzz import process
@@ -506,4 +502,4 @@ def _close_words(word: str, choices: pl.Series, budget: int) -> pl.DataFrame:
         workers=-1,
     )
     edits = pl.Series("edits", distances.reshape(-1), dtype=pl.Int32)
-    return pl.DataFrame([choices, edits]).filter(pl.col("edits") <= budget)
+    return pl.LazyFrame([choices, edits]).filter(pl.col("edits") <= budget)
