@@ -27,8 +27,26 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+class _Classes(dict):
+    """Registry classes by qualified name; bio classes load on first use."""
+
+    def __missing__(self, name: str):
+        if name.startswith("bio."):
+            import lakecat.bio  # noqa: F401  (defines and registers the classes)
+
+            if name in self:
+                return self[name]
+        raise KeyError(name)
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
 #: every registry class by qualified name (`Artifact`, `bio.CellType`)
-REGISTRY_CLASSES: dict[str, type[SQLRecord]] = {}
+REGISTRY_CLASSES: dict[str, type[SQLRecord]] = _Classes()
 
 #: the index with every module, used to give classes all their relation attributes
 FULL_INDEX = index_for(("core", "bio"))
