@@ -28,7 +28,7 @@ def inform(message: str) -> None:
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     """A warning attributed to the first stack frame outside lakecat."""
     frame = sys._getframe(1)
-    level = 1
+    level = 2  # 1 would be this function, 2 its caller
     while frame is not None and frame.f_globals.get("__name__", "").startswith("lakecat"):
         frame = frame.f_back
         level += 1

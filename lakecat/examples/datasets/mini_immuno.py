@@ -236,3 +236,10 @@ def get_dataset2(
     }
     frame = pd.DataFrame(columns, index=["sample4", "sample5", "sample6"])
     return _finish(frame, 3, _dataset2_metadata(), otype)
+
+
+def save_mini_immuno_datasets():
+    """Save both datasets with their features, labels and schemas (needs `bio`)."""
+    from lakecat.examples.datasets._mini_immuno_save import save_mini_immuno_datasets as save
+
+    return save()
