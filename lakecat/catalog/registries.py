@@ -29,9 +29,11 @@ class _Named(SQLRecord):
     @classmethod
     def _existing(cls, *args: Any, **kwargs: Any):
         name = kwargs.get("name")
-        if name is None or kwargs.get("_skip_existing"):
-            return None
+        if not isinstance(name, str):
+            return None  # the constructor reports a wrong type
         type_ = kwargs.get("type")
+        if type_ is not None and not isinstance(type_, SQLRecord):
+            return None
         lookups = {"name": name, "type_id": None if type_ is None else type_.id}
         return cls.filter(**lookups).first()
 
