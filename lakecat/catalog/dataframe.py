@@ -14,7 +14,7 @@ import orjson
 import polars as pl
 
 from lakecat.catalog import instance
-from lakecat.engine.compiler import unknown_field
+from lakecat.engine.compiler import available_names, unknown_field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,11 +38,11 @@ def to_dataframe(qs: QuerySet, *, include=None, features=False) -> pd.DataFrame:
         base += [p for p in plain if p not in base]
     else:
         paths = []
-    frame = _pandas(rows.select(["id", *base]), schema)
     if rows.height == 0:
         import pandas as pd
 
-        return pd.DataFrame(columns=base)
+        return pd.DataFrame(columns=[*base[:2], *paths, *base[2:]])
+    frame = _pandas(rows.select(["id", *base]), schema)
     ids = rows.get_column("id")
     position = 3  # after id, uid and the registry's second column
     for path in paths:
@@ -62,7 +62,9 @@ def _pandas(frame: pl.DataFrame, schema) -> pd.DataFrame:
     """Polars → pandas with LaminDB's cell types: dicts for JSON, None for empty."""
     import pandas as pd
 
-    json_columns = [f.name for f in schema.fields if f.dtype == "json" and f.name in frame.columns]
+    json_columns = [
+        f.name for f in schema.fields if f.dtype == "json" and f.name in frame.columns
+    ]
     out = frame.drop(json_columns).to_pandas()
     for name in json_columns:
         out[name] = _decode_json(frame.get_column(name))
@@ -101,11 +103,15 @@ def related_values(catalog, registry: str, ids: pl.Series, path: str) -> list[An
             values = catalog.frame(schema.table).select(
                 pl.col("id").alias("__key"), pl.col(part).alias("__value")
             )
-            current = current.join(values, on="__key", how="left", maintain_order="left")
+            current = current.join(
+                values, on="__key", how="left", maintain_order="left"
+            )
             break
         relation = index.relations[registry].get(part)
         if relation is None:
-            raise unknown_field(schema, part, index.query_names(registry))
+            raise unknown_field(
+                schema, part, available_names(index, registry), key=path
+            )
         current = _hop(catalog, relation, current)
         many = many or relation.to_many
         registry = relation.target
@@ -117,7 +123,9 @@ def related_values(catalog, registry: str, ids: pl.Series, path: str) -> list[An
         values = current.get_column("__value").to_list()
         return [orjson.loads(v) if is_json and v is not None else v for v in values]
     grouped = current.group_by("__src", maintain_order=True).agg(pl.col("__value"))
-    lookup = dict(zip(grouped["__src"].to_list(), grouped["__value"].to_list()))
+    lookup = dict(
+        zip(grouped["__src"].to_list(), grouped["__value"].to_list(), strict=True)
+    )
     out = []
     for i in ids.to_list():
         values = lookup.get(i) or [None]
@@ -126,7 +134,9 @@ def related_values(catalog, registry: str, ids: pl.Series, path: str) -> list[An
 
 
 def _hashable(value: Any) -> Any:
-    return value if not isinstance(value, (list, dict)) else orjson.dumps(value).decode()
+    return (
+        value if not isinstance(value, (list, dict)) else orjson.dumps(value).decode()
+    )
 
 
 def _hop(catalog, relation, current: pl.DataFrame) -> pl.DataFrame:
@@ -147,4 +157,3 @@ def _hop(catalog, relation, current: pl.DataFrame) -> pl.DataFrame:
         )
     joined = current.join(source, on="__key", how="left", maintain_order="left")
     return joined.drop("__key").rename({"__next": "__key"})
-

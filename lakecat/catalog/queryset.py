@@ -1,74 +1,92 @@
 """QuerySet: a lazy, immutable query over one registry.
 
-Building a queryset (`filter`, `exclude`, `order_by`, slicing) reads nothing but
-validates every name at once, so mistakes fail where they are written. Evaluating
-it compiles the conditions to one Polars expression over the registry's cached
-frame (see `engine.compiler`), applies ordering and slicing in one lazy plan, and
-collects once. Results are cached with the frames they came from and reused while
-those frames are current.
+Building a queryset (`filter`, `exclude`, `order_by`, slicing) collects nothing.
+`filter()` and `exclude()` compile their conditions right away, so mistakes fail
+where they are written, and keep the compiled expression with the table snapshots
+it was built from; evaluation reuses it while those snapshots are current and
+compiles again otherwise. Evaluating is one lazy Polars plan over the registry's
+cached frame (conditions, default scoping, ordering, slicing), collected once;
+`count()`, `exists()`, `first()` and indexing collect only what they need.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from lakecat.catalog import instance
 from lakecat.engine import errors
-from lakecat.engine.compiler import Compiler
+from lakecat.engine.compiler import Compiler, canonical_key, unknown_field
 from lakecat.engine.lookups import Q
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from lakecat.catalog.record import SQLRecord
+    from lakecat.schemas import RegistrySchema
+
+__all__ = ["QuerySet"]
 
 logger = logging.getLogger(__name__)
 
 #: keys that name an exact row and so lift default branch scoping
 EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
 RUN_KIND = "__lamindb_run__"
+#: registries whose `filter(**kwargs)` also understands feature names
+FEATURE_REGISTRIES = frozenset({"Artifact"})
 
 
-def _mentions_branch(keys: list[str]) -> bool:
-    for key in keys:
-        if key in ("branch", "branch_id") or key.startswith(("branch__", "branch_id__")):
-            return True
-        if key in EXACT_KEYS:
-            return True
-    return False
+@dataclass(frozen=True)
+class _Node:
+    """One `filter()` or `exclude()` argument group."""
+
+    q: Q
+    #: keyword arguments of `filter()`: features apply, exact keys lift scoping
+    kwargs: bool
+    #: from `filter()` (True) or `exclude()` (False)
+    positive: bool
 
 
-def _aliases(schema_name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """LaminDB's backward-compatible names (`visibility`, Artifact `transform`)."""
-    out = {}
-    for key, value in kwargs.items():
-        head, _, rest = key.partition("__")
-        if head in ("visibility", "_branch_code") and schema_name in (
-            "Artifact", "Collection", "Transform",
-        ):  # fmt: skip
-            key = "branch_id" + (f"__{rest}" if rest else "")
-        elif head == "transform" and schema_name == "Artifact":
-            key = f"run__{key}"
-        out[key] = value
-    return out
+@dataclass(frozen=True)
+class _Compiled:
+    """Compiled conditions and the table snapshots they were built from."""
+
+    exprs: tuple[pl.Expr, ...]
+    deps: tuple[tuple[str, pl.DataFrame], ...]
+
+
+def _mentions_branch(key: str) -> bool:
+    head = key.split("__", 1)[0]
+    return head in ("branch", "branch_id")
+
+
+def _heads(registry: str, q: Q) -> list[str]:
+    return [canonical_key(registry, key) for key in q.lookup_keys()]
 
 
 class QuerySet:
-    """A lazy query over one registry; every method returns a new queryset."""
+    """A lazy query over one registry; every method returns a new queryset.
+
+    Examples
+    --------
+    >>> qs = lc.Artifact.filter(suffix=".h5ad").order_by("-created_at")  # doctest: +SKIP
+    >>> qs[:10].to_dataframe()  # doctest: +SKIP
+    """
 
     def __init__(
         self,
         model: type[SQLRecord],
         *,
         scoped: bool = True,
-        nodes: tuple[tuple[Q, bool], ...] = (),
+        nodes: tuple[_Node, ...] = (),
         order: tuple[str, ...] = (),
         window: tuple[int, int | None] | None = None,
         ranked: tuple[int, ...] | None = None,
+        compiled: _Compiled | None = None,
     ) -> None:
         self.model = model
         self._scoped = scoped
@@ -76,21 +94,26 @@ class QuerySet:
         self._order = order
         self._window = window
         self._ranked = ranked
-        self._cache: tuple[dict[str, pl.DataFrame], pl.DataFrame] | None = None
+        self._compiled = compiled if compiled is not None else _Compiled((), ())
+        self._cache: (
+            tuple[tuple[tuple[str, pl.DataFrame], ...], pl.DataFrame] | None
+        ) = None
+        self._plan_deps: tuple[tuple[str, pl.DataFrame], ...] = ()
 
     def _clone(self, **changes: Any) -> QuerySet:
-        state = {
+        state: dict[str, Any] = {
             "scoped": self._scoped,
             "nodes": self._nodes,
             "order": self._order,
             "window": self._window,
             "ranked": self._ranked,
+            "compiled": self._compiled,
         }
         state.update(changes)
         return QuerySet(self.model, **state)
 
     @property
-    def _schema(self):
+    def _schema(self) -> RegistrySchema:
         return self.model._schema
 
     @property
@@ -101,50 +124,55 @@ class QuerySet:
 
     def filter(self, *queries: Any, **kwargs: Any) -> QuerySet:
         """Narrow the queryset by field lookups, relation paths, features and Q objects."""
-        if self._window is not None:
-            msg = "Cannot filter a query once a slice has been taken."
-            raise TypeError(msg)
+        self._check_unsliced("filter")
+        name = self._schema.name
         for query in queries:
             if isinstance(query, str):
                 msg = (
-                    f"{self._schema.name}.filter() takes keyword lookups and Q objects, "
-                    f"got the string {query!r}; to fetch by uid use "
-                    f"{self._schema.name}.get({query!r})"
+                    f"{name}.filter() takes keyword lookups and Q objects, got the "
+                    f"string {query!r}; to fetch one record by uid use "
+                    f"{name}.get({query!r})"
                 )
                 raise TypeError(msg)
             if not isinstance(query, Q):
-                msg = f"{self._schema.name}.filter() takes Q objects, got {query!r}"
+                msg = f"{name}.filter() takes Q objects and keyword lookups, got {query!r}"
                 raise TypeError(msg)
-        nodes = list(self._nodes)
-        if queries:
-            nodes.append((Q(*queries), False))
-        if kwargs:
-            if "using" in kwargs or "_using_key" in kwargs:
+        for key in ("using", "_using_key"):
+            if key in kwargs and kwargs.pop(key) is not None:
                 msg = "querying another catalog with `using=` is not supported"
                 raise errors.UnsupportedError(msg)
-            nodes.append((Q(**_aliases(self._schema.name, kwargs)), True))
-        qs = self._clone(nodes=tuple(nodes))
-        qs._compile()  # fail early on unknown names and bad values
-        return qs
+        nodes = []
+        if queries:
+            nodes.append(_Node(Q(*queries), kwargs=False, positive=True))
+        if kwargs:
+            nodes.append(_Node(Q(**kwargs), kwargs=True, positive=True))
+        return self._extended(tuple(nodes))
 
     def exclude(self, *queries: Any, **kwargs: Any) -> QuerySet:
         """Rows for which the condition is not true (rows with nulls included)."""
-        if self._window is not None:
-            msg = "Cannot filter a query once a slice has been taken."
-            raise TypeError(msg)
-        node = ~Q(*queries, **_aliases(self._schema.name, kwargs))
-        qs = self._clone(nodes=(*self._nodes, (node, False)))
-        qs._compile()
-        return qs
+        self._check_unsliced("filter")
+        node = _Node(~Q(*queries, **kwargs), kwargs=False, positive=False)
+        return self._extended((node,))
+
+    def _extended(self, nodes: tuple[_Node, ...]) -> QuerySet:
+        exprs, deps = self._compile(nodes)
+        compiled = _Compiled(self._compiled.exprs + exprs, self._compiled.deps + deps)
+        return self._clone(nodes=self._nodes + nodes, compiled=compiled)
 
     def order_by(self, *fields: str) -> QuerySet:
         """Order by fields or paths; `-` for descending; nulls first ascending."""
-        if self._window is not None:
-            msg = "Cannot reorder a query once a slice has been taken."
-            raise TypeError(msg)
+        self._check_unsliced("reorder")
         for name in fields:
-            self._order_column_check(name.removeprefix("-"))
+            if not isinstance(name, str):
+                msg = f"order_by() takes field names, got {name!r}"
+                raise TypeError(msg)
+            self._order_target(name.removeprefix("-"))
         return self._clone(order=tuple(fields), ranked=None)
+
+    def _check_unsliced(self, action: str) -> None:
+        if self._window is not None:
+            msg = f"Cannot {action} a query once a slice has been taken."
+            raise TypeError(msg)
 
     def distinct(self, *fields: str) -> QuerySet:
         """Rows are already distinct: to-many filters are semi-joins."""
@@ -154,6 +182,7 @@ class QuerySet:
         return self
 
     def latest_version(self) -> QuerySet:
+        """Only the latest version of each versioned family."""
         if not self._schema.versioned:
             msg = f"{self._schema.name} is not versioned"
             raise ValueError(msg)
@@ -161,145 +190,210 @@ class QuerySet:
 
     def __getitem__(self, item: int | slice) -> Any:
         if isinstance(item, slice):
-            if item.step not in (None, 1):
-                msg = "slicing with a step is not supported"
-                raise ValueError(msg)
-            start, stop = item.start or 0, item.stop
-            if start < 0 or (stop is not None and stop < 0):
-                msg = "Negative indexing is not supported."
-                raise ValueError(msg)
-            if self._window is not None:
-                base, end = self._window
-                start += base
-                stop = end if stop is None else min(base + stop, end if end is not None else base + stop)
-            return self._clone(window=(start, stop))
-        if not isinstance(item, int):
+            return self._clone(window=self._slice(item))
+        if isinstance(item, bool) or not isinstance(item, int):
             msg = f"QuerySet indices must be integers or slices, got {item!r}"
             raise TypeError(msg)
         if item < 0:
             msg = "Negative indexing is not supported."
             raise ValueError(msg)
-        rows = self._rows()
-        if item >= rows.height:
-            msg = f"{self._schema.name} queryset index {item} out of range ({rows.height} rows)"
+        rows = self._cached()
+        if rows is None:
+            rows = self._plan().slice(item, 1).collect()
+            position = 0
+        else:
+            position = item
+        if position >= rows.height:
+            msg = f"{self._schema.name} queryset index {item} is out of range"
             raise IndexError(msg)
-        return self.model._from_row(rows.row(item, named=True))
+        return self.model._from_row(rows.row(position, named=True))
 
-    # compiling and evaluating
+    def _slice(self, item: slice) -> tuple[int, int | None]:
+        if item.step not in (None, 1):
+            msg = "slicing a QuerySet with a step is not supported"
+            raise ValueError(msg)
+        start, stop = item.start or 0, item.stop
+        if start < 0 or (stop is not None and stop < 0):
+            msg = "Negative indexing is not supported."
+            raise ValueError(msg)
+        if stop is not None:
+            stop = max(stop, start)
+        if self._window is None:
+            return start, stop
+        base, end = self._window
+        start += base
+        stop = end if stop is None else base + stop
+        if end is not None:
+            start, stop = min(start, end), min(stop, end)
+        return start, stop
 
-    def _keys(self) -> list[str]:
-        return [key for node, _ in self._nodes for key in node.keys()]
+    # compiling
 
-    def _compile(self) -> tuple[pl.Expr, dict[str, pl.DataFrame]]:
+    def _compile(
+        self, nodes: tuple[_Node, ...]
+    ) -> tuple[tuple[pl.Expr, ...], tuple[tuple[str, pl.DataFrame], ...]]:
         catalog = self._catalog
-        deps: dict[str, pl.DataFrame] = {}
+        deps: list[tuple[str, pl.DataFrame]] = []
 
         def frame(table: str) -> pl.DataFrame:
-            deps[table] = catalog.frame(table)
-            return deps[table]
+            current = catalog.frame(table)
+            deps.append((table, current))
+            return current
 
         compiler = Compiler(catalog.index, frame, catalog.compiler.features)
         registry = self._schema.qualified_name
-        exprs = [compiler.predicate(registry, node, features=f) for node, f in self._nodes]
-        exprs += self._scope()
-        if self._ranked is not None:
-            exprs.append(pl.col("id").is_in(list(self._ranked)))
-        expr = pl.all_horizontal(exprs) if exprs else pl.lit(True)
-        return expr, deps
+        features = self._schema.name in FEATURE_REGISTRIES
+        exprs = tuple(
+            compiler.predicate(registry, node.q, features=node.kwargs and features)
+            for node in nodes
+        )
+        return exprs, tuple(deps)
+
+    def _conditions(self) -> list[pl.Expr]:
+        """Compiled conditions, recompiled if a table they read has moved."""
+        compiled = self._compiled
+        if not _current(self._catalog, compiled.deps):
+            exprs, deps = self._compile(self._nodes)
+            compiled = self._compiled = _Compiled(exprs, deps)
+        return [*compiled.exprs, *self._scope()]
 
     def _scope(self) -> list[pl.Expr]:
+        """Default scoping: main (and current) branch; no run artifacts."""
         if not self._scoped:
             return []
         schema = self._schema
-        keys = self._keys()
+        registry = schema.name
+        positive = [node for node in self._nodes if node.positive]
+        keys = [key for node in positive for key in _heads(registry, node.q)]
+        exact = [
+            canonical_key(registry, lk.key) for node in positive if node.kwargs
+            for lk in node.q.lookups
+        ]  # fmt: skip
         exprs = []
-        if schema.has_branch and not _mentions_branch(keys):
-            branches = sorted({1, self._catalog.branch_id})
-            exprs.append(pl.col("branch_id").is_in(branches))
-        if schema.name == "Artifact" and not any(k.startswith("kind") for k in keys):
+        if schema.has_branch and not (
+            any(_mentions_branch(k) for k in keys)
+            or any(k in EXACT_KEYS for k in exact)
+        ):
+            branch = self._catalog.branch_id
+            column = pl.col("branch_id")
+            exprs.append(column == 1 if branch == 1 else column.is_in([1, branch]))
+        kwargs = [
+            key for node in positive if node.kwargs for key in node.q.lookup_keys()
+        ]
+        if registry == "Artifact" and not any(k.startswith("kind") for k in kwargs):
             exprs.append(pl.col("kind").ne_missing(RUN_KIND))
         return exprs
 
-    def _rows(self) -> pl.DataFrame:
-        """The matching rows, ordered and sliced (all stored columns)."""
+    # evaluating
+
+    def _plan(self) -> pl.LazyFrame:
+        """Conditions, ordering and slicing over the registry frame, not collected."""
         catalog = self._catalog
+        conditions = self._conditions()
         table = self._schema.table
-        if self._cache is not None:
-            deps, rows = self._cache
-            if all(catalog.frame(t) is f for t, f in deps.items()):
-                return rows
-        expr, deps = self._compile()
-        deps[table] = catalog.frame(table)
-        plan = deps[table].lazy().filter(expr)
+        main = catalog.frame(table)
+        self._plan_deps = (*self._compiled.deps, (table, main))
+        plan = main.lazy()
+        if conditions:
+            condition = conditions[0]
+            for other in conditions[1:]:
+                condition = condition & other
+            plan = plan.filter(condition)
         if self._ranked is not None:
             ranks = pl.LazyFrame(
                 {"id": list(self._ranked), "__rank": range(len(self._ranked))},
                 schema={"id": pl.Int64, "__rank": pl.Int64},
             )
-            plan = plan.join(ranks, on="id", how="left").sort("__rank").drop("__rank")
+            plan = plan.join(ranks, on="id", how="inner").sort("__rank").drop("__rank")
         elif self._order:
             plan = self._ordered(plan)
         if self._window is not None:
             start, stop = self._window
-            plan = plan.slice(start, None if stop is None else max(stop - start, 0))
-        rows = plan.collect()
-        self._cache = (deps, rows)
-        return rows
+            plan = plan.slice(start, None if stop is None else stop - start)
+        return plan
 
-    def _order_column_check(self, path: str) -> None:
-        self._order_target(path)
+    def _cached(self) -> pl.DataFrame | None:
+        if self._cache is None:
+            return None
+        deps, rows = self._cache
+        return rows if _current(self._catalog, deps) else None
+
+    def _rows(self) -> pl.DataFrame:
+        """The matching rows, ordered and sliced (all stored columns)."""
+        rows = self._cached()
+        if rows is None:
+            rows = self._plan().collect()
+            self._cache = (self._plan_deps, rows)
+        return rows
 
     def _order_target(self, path: str) -> tuple[list[tuple[str, str]], str]:
         """The foreign-key hops and final column of an order path."""
         index = self._catalog.index
         registry = self._schema.qualified_name
-        parts = path.split("__")
-        hops = []
+        parts = canonical_key(self._schema.name, path).split("__")
+        hops: list[tuple[str, str]] = []
         for i, part in enumerate(parts):
             schema = index.registry(registry)
-            if i == len(parts) - 1 and schema.field(part) is not None:
+            last = i == len(parts) - 1
+            if last and schema.field(part) is not None:
                 return hops, part
             relation = index.relations[registry].get(part)
             if relation is None:
-                from lakecat.engine.compiler import unknown_field
-
-                raise unknown_field(schema, part, index.query_names(registry))
+                names = index.query_names(registry)
+                raise unknown_field(schema, part, names, key=path)
             if relation.kind != "fk":
-                msg = f"cannot order {self._schema.name} by the to-many path {path!r}"
+                msg = (
+                    f"cannot order {self._schema.name} by {path!r}: {part!r} is a "
+                    "to-many relation; order by a field or a foreign-key path"
+                )
                 raise errors.UnsupportedError(msg)
+            assert relation.column is not None
             hops.append((relation.column, relation.target))
             registry = relation.target
-            if i == len(parts) - 1:
+            if last:
                 return hops, "id"
         raise AssertionError(path)
 
     def _ordered(self, plan: pl.LazyFrame) -> pl.LazyFrame:
         catalog = self._catalog
-        keys, descending = [], []
+        keys: list[str] = []
+        descending: list[bool] = []
+        extra: list[str] = []
         for n, spec in enumerate(self._order):
-            desc = spec.startswith("-")
             hops, column = self._order_target(spec.removeprefix("-"))
             if not hops:
-                keys.append(column)
+                key = column
             else:
-                name = f"__order{n}"
-                current = pl.col(hops[0][0])
-                plan = plan.with_columns(current.alias(f"{name}_k0"))
-                for h, (fk, target) in enumerate(hops):
-                    table = catalog.index.registry(target).table
+                key = f"__order{n}"
+                plan = plan.with_columns(pl.col(hops[0][0]).alias(f"{key}_0"))
+                for h, (_, target) in enumerate(hops):
                     nxt = hops[h + 1][0] if h + 1 < len(hops) else column
-                    right = catalog.frame(table).lazy().select(
-                        pl.col("id").alias(f"{name}_k{h}"), pl.col(nxt).alias(f"{name}_k{h + 1}")
+                    right = catalog.frame(catalog.index.registry(target).table).lazy()
+                    right = right.select(
+                        pl.col("id").alias(f"{key}_{h}"),
+                        pl.col(nxt).alias(f"{key}_{h + 1}"),
                     )
-                    plan = plan.join(right, on=f"{name}_k{h}", how="left", maintain_order="left")
-                keys.append(f"{name}_k{len(hops)}")
-            descending.append(desc)
-        plan = plan.sort(keys, descending=descending, nulls_last=descending, maintain_order=True)
-        extra = [k for k in plan.collect_schema().names() if k.startswith("__order")]
+                    plan = plan.join(
+                        right, on=f"{key}_{h}", how="left", maintain_order="left"
+                    )
+                    extra.append(f"{key}_{h}")
+                extra.append(f"{key}_{len(hops)}")
+                key = f"{key}_{len(hops)}"
+            keys.append(key)
+            descending.append(spec.startswith("-"))
+        if "id" not in keys:  # ties in ascending id, whatever the sort algorithm
+            keys.append("id")
+            descending.append(False)
+        plan = plan.sort(keys, descending=descending, nulls_last=descending)
         return plan.drop(extra) if extra else plan
 
     def __lakecat_ids__(self) -> tuple[str, pl.Series]:
-        return self._schema.qualified_name, self._rows().get_column("id")
+        rows = self._cached()
+        ids = rows.get_column("id") if rows is not None else self._column("id")
+        return self._schema.qualified_name, ids
+
+    def _column(self, name: str) -> pl.Series:
+        return self._plan().select(name).collect().get_column(name)
 
     # results
 
@@ -308,45 +402,72 @@ class QuerySet:
         return (from_row(row) for row in self._rows().iter_rows(named=True))
 
     def __len__(self) -> int:
-        return self._rows().height
+        return self.count()
 
     def __bool__(self) -> bool:
         return self.exists()
 
     def __contains__(self, record: object) -> bool:
-        return getattr(record, "id", None) in set(self._rows()["id"].to_list())
+        pk = getattr(record, "id", None)
+        if not isinstance(record, self.model) or pk is None:
+            return False
+        rows = self._cached()
+        if rows is not None:
+            return bool(rows.get_column("id").is_in([pk]).any())
+        return (
+            self._plan().filter(pl.col("id") == pk).select(pl.len()).collect().item()
+            > 0
+        )
 
     def count(self) -> int:
-        return len(self)
+        """How many records match (each once)."""
+        rows = self._cached()
+        if rows is not None:
+            return rows.height
+        return self._plan().select(pl.len()).collect().item()
 
     def exists(self) -> bool:
-        return self._rows().height > 0
+        rows = self._cached()
+        if rows is not None:
+            return rows.height > 0
+        return self._plan().head(1).select(pl.len()).collect().item() > 0
 
     def first(self) -> SQLRecord | None:
-        rows = self._rows()
+        """The first record in the current order (ascending id if unordered)."""
+        rows = self._cached()
+        if rows is None:
+            rows = self._plan().head(1).collect()
         return self.model._from_row(rows.row(0, named=True)) if rows.height else None
 
     def last(self) -> SQLRecord | None:
-        rows = self._rows()
+        """The last record in the current order (highest id if unordered)."""
+        rows = self._cached()
+        if rows is None:
+            rows = self._plan().tail(1).collect()
         return self.model._from_row(rows.row(-1, named=True)) if rows.height else None
 
     def one(self) -> SQLRecord:
         """Exactly one record, else `DoesNotExist` or `MultipleResultsFound`."""
-        rows = self._rows()
+        rows = self._at_most_two()
         if rows.height == 0:
-            msg = f"No {self._schema.name} matches this query."
+            msg = f"No {self._schema.name} matches {self!r}."
             raise self.model.DoesNotExist(msg)
         if rows.height > 1:
-            msg = f"{rows.height} {self._schema.name} records match; expected one: {self!r}"
+            msg = f"Several {self._schema.name} records match; expected one: {self!r}"
             raise self.model.MultipleObjectsReturned(msg)
         return self.model._from_row(rows.row(0, named=True))
 
     def one_or_none(self) -> SQLRecord | None:
-        rows = self._rows()
+        """The one matching record, None if there is none, else `MultipleResultsFound`."""
+        rows = self._at_most_two()
         if rows.height > 1:
-            msg = f"{rows.height} {self._schema.name} records match; expected at most one"
+            msg = f"Several {self._schema.name} records match; expected at most one: {self!r}"
             raise self.model.MultipleObjectsReturned(msg)
         return self.model._from_row(rows.row(0, named=True)) if rows.height else None
+
+    def _at_most_two(self) -> pl.DataFrame:
+        rows = self._cached()
+        return rows if rows is not None else self._plan().head(2).collect()
 
     def to_list(self, field: str | None = None) -> list[Any]:
         """The records, or the values of one field, in order."""
@@ -355,42 +476,55 @@ class QuerySet:
         return self.values_list(field, flat=True)
 
     def list(self, field: str | None = None) -> list[Any]:
+        """Deprecated alias of `to_list()`."""
         return self.to_list(field)
 
     def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
+        """Tuples of field values (or plain values with `flat=True` and one field)."""
+        if flat and len(fields) != 1:
+            msg = "values_list(flat=True) takes exactly one field"
+            raise TypeError(msg)
         frame = self._values_frame(fields)
-        if flat:
-            if len(fields) != 1:
-                msg = "values_list(flat=True) takes exactly one field"
-                raise TypeError(msg)
-            return frame.to_series(0).to_list()
-        return frame.rows()
+        return frame.to_series(0).to_list() if flat else frame.rows()
 
     def values(self, *fields: str) -> list[dict[str, Any]]:
+        """Dicts of field values, one per record."""
         return self._values_frame(fields).to_dicts()
 
     def _values_frame(self, fields: tuple[str, ...]) -> pl.DataFrame:
         from lakecat.catalog.dataframe import related_values
 
-        rows = self._rows()
-        fields = fields or tuple(c for c in self._schema.column_names if c != "updated_at")
+        schema = self._schema
+        names = fields or tuple(c for c in schema.column_names if c != "updated_at")
+        own = [n for n in dict.fromkeys(names) if schema.field(n) is not None]
+        needs_ids = len(own) < len(set(names))
+        rows = self._cached()
+        if rows is None:
+            selected = list(dict.fromkeys([*own, "id"] if needs_ids else own))
+            rows = self._plan().select(selected).collect()
         columns = []
-        for name in fields:
-            if self._schema.field(name) is not None:
+        for name in names:
+            if schema.field(name) is not None:
                 columns.append(rows.get_column(name))
             else:
-                values = related_values(self._catalog, self._schema.qualified_name, rows["id"], name)
-                columns.append(pl.Series(name, values))
+                values = related_values(
+                    self._catalog, schema.qualified_name, rows.get_column("id"), name
+                )
+                columns.append(pl.Series(name, values, dtype=pl.Object if any(
+                    isinstance(v, set) for v in values) else None))  # fmt: skip
         return pl.DataFrame(columns)
 
     def to_polars(self) -> pl.DataFrame:
-        """The rows as a Polars DataFrame with the display columns (and `id`)."""
-        columns = ["id", *self._schema.display_columns]
-        return self._rows().select(columns)
+        """The rows as a Polars DataFrame: `id` and the display columns."""
+        return self.to_lazy().collect()
 
     def to_lazy(self) -> pl.LazyFrame:
-        """The rows as a Polars LazyFrame, to go on in Polars."""
-        return self.to_polars().lazy()
+        """The query as a Polars LazyFrame (`id` and the display columns)."""
+        columns = ["id", *self._schema.display_columns]
+        rows = self._cached()
+        if rows is not None:
+            return rows.lazy().select(columns)
+        return self._plan().select(columns)
 
     def to_dataframe(self, include=None, features=False) -> pd.DataFrame:
         """The rows as a pandas DataFrame indexed by `id`, LaminDB's columns."""
@@ -400,9 +534,9 @@ class QuerySet:
 
     def df(self, include=None, features=False) -> pd.DataFrame:
         """Deprecated alias of `to_dataframe()`."""
-        import warnings
+        from lakecat.catalog.messages import warn_user
 
-        warnings.warn("`df()` is deprecated, use `to_dataframe()`", DeprecationWarning, stacklevel=2)
+        warn_user("`df()` is deprecated, use `to_dataframe()`", DeprecationWarning)
         return self.to_dataframe(include=include, features=features)
 
     def get(self, idlike: int | str | None = None, **kwargs: Any) -> SQLRecord:
@@ -416,7 +550,9 @@ class QuerySet:
         """Ranked text search over this queryset (see `lakecat.engine.search`)."""
         from lakecat.catalog.discovery import search
 
-        return search(self, string, field=field, limit=limit, case_sensitive=case_sensitive)
+        return search(
+            self, string, field=field, limit=limit, case_sensitive=case_sensitive
+        )
 
     def lookup(self, field=None, return_field=None, keep="first"):
         """An auto-complete object whose attributes are the records' names."""
@@ -431,9 +567,17 @@ class QuerySet:
         delete_queryset(self, permanent)
 
     def __repr__(self) -> str:
-        conditions = " & ".join(repr(node) for node, _ in self._nodes) or "all"
+        parts = [repr(node.q) for node in self._nodes]
+        conditions = " & ".join(parts) or "all"
         extra = f", order_by={list(self._order)}" if self._order else ""
         if self._window is not None:
-            extra += f", [{self._window[0]}:{self._window[1] if self._window[1] is not None else ''}]"
+            start, stop = self._window
+            extra += f", [{start}:{'' if stop is None else stop}]"
         return f"<QuerySet {self._schema.name}: {conditions}{extra}>"
 
+
+def _current(
+    catalog: instance.Catalog, deps: tuple[tuple[str, pl.DataFrame], ...]
+) -> bool:
+    """Whether every table snapshot in `deps` is still the one the catalog serves."""
+    return all(catalog.frame(table) is frame for table, frame in deps)

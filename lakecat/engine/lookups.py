@@ -7,8 +7,13 @@ whose leaves are lookups. Nothing here knows about registries.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from lakecat.engine.errors import FieldError
+
+__all__ = ["COMPARATOR_NAMES", "TRANSFORMS", "Lookup", "Q"]
 
 #: every comparator name; a trailing key segment with one of these names is one
 COMPARATOR_NAMES = frozenset(
@@ -25,7 +30,14 @@ TRANSFORMS = frozenset({"date", "year", "month", "day"})
 
 @dataclass(frozen=True)
 class Lookup:
-    """One `key=value` condition, split into a path, a transform and a comparator."""
+    """One `key=value` condition, split into a path, a transform and a comparator.
+
+    Examples
+    --------
+    >>> lk = Lookup.parse("created_at__year__gte", 2025)
+    >>> lk.path, lk.transform, lk.comparator
+    (('created_at',), 'year', 'gte')
+    """
 
     key: str
     path: tuple[str, ...]
@@ -39,8 +51,8 @@ class Lookup:
     def parse(cls, key: str, value: Any) -> Lookup:
         parts = tuple(key.split("__"))
         if any(part == "" for part in parts):
-            msg = f"invalid lookup {key!r}: empty segment between `__`"
-            raise ValueError(msg)
+            msg = f"Invalid lookup {key!r}: empty segment between `__`"
+            raise FieldError(msg, field=key)
         comparator, explicit = "exact", False
         if len(parts) > 1 and parts[-1] in COMPARATOR_NAMES:
             comparator, explicit, parts = parts[-1], True, parts[:-1]
@@ -55,6 +67,11 @@ class Lookup:
             self.key, self.path[1:], self.comparator, self.value, self.transform,
             self.explicit,
         )  # fmt: skip
+
+    def with_path(self, path: tuple[str, ...]) -> Lookup:
+        return Lookup(
+            self.key, path, self.comparator, self.value, self.transform, self.explicit
+        )
 
 
 class Q:
@@ -87,6 +104,13 @@ class Q:
         node.connector = connector
         return node
 
+    @classmethod
+    def of(cls, lookups: tuple[Lookup, ...]) -> Q:
+        """A node holding already parsed lookups."""
+        node = cls()
+        node.lookups = lookups
+        return node
+
     def __and__(self, other: Q) -> Q:
         return Q._combine("AND", self, _as_q(other))
 
@@ -98,12 +122,15 @@ class Q:
         node.negated = True
         return node
 
-    def keys(self):
+    def lookup_keys(self) -> Iterator[str]:
         """Every lookup key in this tree."""
         for lookup in self.lookups:
             yield lookup.key
         for child in self.children:
-            yield from child.keys()
+            yield from child.lookup_keys()
+
+    def __bool__(self) -> bool:
+        return bool(self.lookups or self.children)
 
     def __repr__(self) -> str:
         parts = [f"{lk.key}={lk.value!r}" for lk in self.lookups]
