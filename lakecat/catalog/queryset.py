@@ -22,12 +22,12 @@ from lakecat.catalog import instance
 from lakecat.engine import errors
 from lakecat.engine.compiler import Compiler, canonical_key, unknown_field
 from lakecat.engine.lookups import Q
+from lakecat.schemas import RegistrySchema
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from lakecat.catalog.record import SQLRecord
-    from lakecat.schemas import RegistrySchema
 
 __all__ = ["QuerySet"]
 
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 #: keys that name an exact row and so lift default branch scoping
 EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
 RUN_KIND = "__lamindb_run__"
+#: helper columns of ordered and sliced plans
+ROW, RANK = "__lakecat_row", "__lakecat_rank"
 #: registries whose `filter(**kwargs)` also understands feature names
 FEATURE_REGISTRIES = frozenset({"Artifact"})
 
@@ -287,30 +289,42 @@ class QuerySet:
     # evaluating
 
     def _plan(self) -> pl.LazyFrame:
-        """Conditions, ordering and slicing over the registry frame, not collected."""
+        """Conditions, ordering and slicing over the registry frame.
+
+        Without ordering or slicing the plan stays lazy. With them, the row
+        positions are found on the few columns the conditions and sort keys need
+        and only the chosen rows are gathered: `order_by(...)[:100]` never
+        materializes the other columns of a million filtered rows.
+        """
         catalog = self._catalog
         conditions = self._conditions()
         table = self._schema.table
         main = catalog.frame(table)
         self._plan_deps = (*self._compiled.deps, (table, main))
         plan = main.lazy()
+        reshaped = self._ranked is not None or self._order or self._window is not None
+        if reshaped:
+            plan = plan.with_row_index(ROW)
         if conditions:
             condition = conditions[0]
             for other in conditions[1:]:
                 condition = condition & other
             plan = plan.filter(condition)
+        if not reshaped:
+            return plan
         if self._ranked is not None:
             ranks = pl.LazyFrame(
-                {"id": list(self._ranked), "__rank": range(len(self._ranked))},
-                schema={"id": pl.Int64, "__rank": pl.Int64},
+                {"id": list(self._ranked), RANK: range(len(self._ranked))},
+                schema={"id": pl.Int64, RANK: pl.Int64},
             )
-            plan = plan.join(ranks, on="id", how="inner").sort("__rank").drop("__rank")
+            plan = plan.join(ranks, on="id", how="inner").sort(RANK)
         elif self._order:
             plan = self._ordered(plan)
         if self._window is not None:
             start, stop = self._window
             plan = plan.slice(start, None if stop is None else stop - start)
-        return plan
+        positions = plan.select(ROW).collect().get_column(ROW)
+        return main[positions].lazy()
 
     def _cached(self) -> pl.DataFrame | None:
         if self._cache is None:
@@ -520,11 +534,9 @@ class QuerySet:
 
     def to_lazy(self) -> pl.LazyFrame:
         """The query as a Polars LazyFrame (`id` and the display columns)."""
-        columns = ["id", *self._schema.display_columns]
         rows = self._cached()
-        if rows is not None:
-            return rows.lazy().select(columns)
-        return self._plan().select(columns)
+        plan = rows.lazy() if rows is not None else self._plan()
+        return plan.drop(_hidden(self._schema))
 
     def to_dataframe(self, include=None, features=False) -> pd.DataFrame:
         """The rows as a pandas DataFrame indexed by `id`, LaminDB's columns."""
@@ -574,6 +586,11 @@ class QuerySet:
             start, stop = self._window
             extra += f", [{start}:{'' if stop is None else stop}]"
         return f"<QuerySet {self._schema.name}: {conditions}{extra}>"
+
+
+def _hidden(schema: RegistrySchema) -> list[str]:
+    """Stored columns `to_polars()` leaves out (the display columns keep table order)."""
+    return [f.name for f in schema.fields if f.hidden]
 
 
 def _current(
