@@ -9,6 +9,8 @@ import pytest
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("NO_GCE_CHECK", "True")
 os.environ.setdefault("LAKECAT_VERBOSITY", "WARNING")
+# gcsfs' experimental file system probes endpoints over gRPC; emulators speak HTTP
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """A small in-memory Google Cloud Storage emulator for tests.
 
-It runs a threaded stdlib HTTP server on 127.0.0.1 (ephemeral port) and
+:class:`GCSEmulator` runs a threaded stdlib HTTP server on 127.0.0.1
+(ephemeral port) in a child Python process (this file run as a script) and
 implements the part of the GCS JSON and XML APIs used by
 
 * Rust ``object_store`` (delta-rs, polars): XML API object PUT/GET/HEAD/DELETE
@@ -13,12 +14,16 @@ Anything else is answered with ``501 Not Implemented`` and recorded in
 :attr:`GCSEmulator.unhandled` as ``"METHOD /path?query"``.
 
 Objects are not versioned: only the live generation of each object is kept.
+The parent process talks to the child through a small control API under
+``/_emulator/`` (buckets, direct object access, request log, and
+:meth:`GCSEmulator.rendezvous_writes` to make concurrent writers race).
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -29,15 +34,17 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-__all__ = ["GCSEmulator"]
+__all__ = ["GCSEmulator", "RequestRecord"]
 
 PROJECT = "test"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_LIST_RESULTS = 1000
+#: path prefix of the emulator's own control API (bucket names cannot start with "_")
+CONTROL_PREFIX = "/_emulator/"
 XML_NS = "http://doc.s3.amazonaws.com/2006-03-01"
 
 
@@ -72,7 +79,7 @@ def _crc32c(data: bytes) -> int:
 
 
 def _rfc3339(ts: float) -> str:
-    ms = int(round((ts - int(ts)) * 1000)) % 1000
+    ms = round((ts - int(ts)) * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{ms:03d}Z"
 
 
@@ -144,7 +151,9 @@ class _Object:
             "md5Hash": base64.b64encode(self.md5).decode(),
             "crc32c": base64.b64encode(self.crc32c.to_bytes(4, "big")).decode(),
             "etag": base64.b64encode(
-                hashlib.md5(f"{self.generation}/{self.metageneration}".encode()).digest()
+                hashlib.md5(
+                    f"{self.generation}/{self.metageneration}".encode()
+                ).digest()
             ).decode(),
             "timeCreated": _rfc3339(self.created),
             "updated": _rfc3339(self.updated),
@@ -204,6 +213,16 @@ class _MultipartUpload:
     metadata: dict[str, str]
     preconditions: dict[str, str]
     parts: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+
+
+class RequestRecord(NamedTuple):
+    """One request seen by the emulator."""
+
+    method: str
+    path: str
+    status: int
+    #: value of ``x-goog-if-generation-match`` / ``ifGenerationMatch``, if sent
+    if_generation_match: str | None
 
 
 class _HTTPError(Exception):
@@ -299,9 +318,7 @@ class _Store:
     def get(self, bucket: str, name: str) -> _Object:
         obj = self.bucket(bucket).objects.get(name)
         if obj is None:
-            raise _HTTPError(
-                404, "NoSuchKey", f"No such object: {bucket}/{name}"
-            )
+            raise _HTTPError(404, "NoSuchKey", f"No such object: {bucket}/{name}")
         return obj
 
     @staticmethod
@@ -321,12 +338,12 @@ class _Store:
             fail("ifGenerationMatch")
         if (v := pre.get("ifGenerationNotMatch")) is not None and int(v) == gen:
             fail("ifGenerationNotMatch")
-        if (v := pre.get("ifMetagenerationMatch")) is not None:
-            if obj is None or int(v) != mgen:
-                fail("ifMetagenerationMatch")
-        if (v := pre.get("ifMetagenerationNotMatch")) is not None:
-            if obj is not None and int(v) == mgen:
-                fail("ifMetagenerationNotMatch")
+        v = pre.get("ifMetagenerationMatch")
+        if v is not None and (obj is None or int(v) != mgen):
+            fail("ifMetagenerationMatch")
+        v = pre.get("ifMetagenerationNotMatch")
+        if v is not None and obj is not None and int(v) == mgen:
+            fail("ifMetagenerationNotMatch")
 
     def put(
         self,
@@ -443,15 +460,16 @@ def _decode_token(token: str | None) -> str | None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     server_version = "lakecat-gcs-emulator"
     sys_version = ""
 
-    # set on the subclass created per emulator
-    emulator: GCSEmulator
+    # set on the subclass created per server
+    state: _ServerState
 
     # -- plumbing ---------------------------------------------------------
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # requests are recorded in GCSEmulator.requests instead
 
     def _read_body(self) -> bytes:
@@ -477,7 +495,6 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         content_type: str | None = None,
         headers: dict[str, str] | None = None,
-        content_length: int | None = None,
     ) -> None:
         self._status = status
         self.send_response(status)
@@ -485,9 +502,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.send_header(
-            "Content-Length", str(len(body) if content_length is None else content_length)
-        )
+        if status in (204, 304):
+            body = b""  # these responses have no body and no Content-Length
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
@@ -509,7 +527,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _send_error(self, err: _HTTPError, api: str) -> None:
-        if api == "json":
+        if err.status == 304:
+            self._send(304, headers=err.headers)
+        elif api == "json":
             self._send_json(
                 err.status,
                 {
@@ -517,7 +537,11 @@ class _Handler(BaseHTTPRequestHandler):
                         "code": err.status,
                         "message": err.message,
                         "errors": [
-                            {"message": err.message, "domain": "global", "reason": err.code}
+                            {
+                                "message": err.message,
+                                "domain": "global",
+                                "reason": err.code,
+                            }
                         ],
                     }
                 },
@@ -532,12 +556,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def _dispatch(self) -> None:
-        emu = self.emulator
+        emu = self.state
         self._status = 0
         split = urlsplit(self.path)
         raw_path = split.path
-        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        api = "json" if raw_path.startswith(("/storage/", "/upload/", "/download/", "/batch/")) else "xml"
+        query = {
+            k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()
+        }
+        api = (
+            "json"
+            if raw_path.startswith(("/storage/", "/upload/", "/download/", "/batch/"))
+            else "xml"
+        )
+        if raw_path.startswith(CONTROL_PREFIX):
+            self._control(raw_path[len(CONTROL_PREFIX) :], query)
+            return
         body = b""
         try:
             body = self._read_body()
@@ -554,19 +587,107 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         except _HTTPError as err:
             self._send_error(err, api)
+        except ConnectionError:
+            # the client went away (e.g. gcsfs cancels one of two concurrent
+            # lookups); nothing to answer
+            self.close_connection = True
         except Exception as exc:  # pragma: no cover - emulator bug
             emu._record_error(self.command, self.path, exc)
             self._send_error(_HTTPError(500, "InternalError", repr(exc)), api)
         finally:
-            emu._record_request(self.command, self.path, self._status)
+            pre = self.headers.get("x-goog-if-generation-match")
+            if pre is None:
+                pre = query.get("ifGenerationMatch")
+            emu._record_request(
+                RequestRecord(self.command, self.path, self._status, pre)
+            )
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
+
+    # -- control API (used by GCSEmulator in the parent process) -------------
+
+    def _control(self, path: str, query: dict[str, str]) -> None:
+        state = self.state
+        store = state.store
+        m = self.command
+        segs = [unquote(p) for p in path.split("/")] if path else []
+        try:
+            body = self._read_body()
+            if m == "GET" and segs == ["state"]:
+                with state.log_lock:
+                    out = {
+                        "unhandled": list(state.unhandled),
+                        "errors": list(state.errors),
+                        "requests": [list(r) for r in state.requests],
+                        "rendezvous_armed": len(state.rendezvous),
+                    }
+                self._send_json(200, out)
+            elif m == "POST" and segs == ["rendezvous"]:
+                req = json.loads(body or b"{}")
+                rv = _Rendezvous(
+                    req["pattern"],
+                    int(req.get("count", 2)),
+                    float(req.get("timeout", 10)),
+                )
+                with state.log_lock:
+                    state.rendezvous.append(rv)
+                self._send(204)
+            elif m == "POST" and segs == ["reset-log"]:
+                with state.log_lock:
+                    state.unhandled.clear()
+                    state.errors.clear()
+                    state.requests.clear()
+                self._send(204)
+            elif m == "GET" and segs == ["buckets"]:
+                with store.lock:
+                    self._send_json(200, sorted(store.buckets))
+            elif m == "POST" and len(segs) == 2 and segs[0] == "buckets":
+                with store.lock:
+                    store.buckets.setdefault(segs[1], _Bucket(segs[1]))
+                self._send(204)
+            elif m == "GET" and len(segs) == 2 and segs[0] == "objects":
+                prefix = query.get("prefix", "")
+                with store.lock:
+                    names = sorted(
+                        n for n in store.bucket(segs[1]).objects if n.startswith(prefix)
+                    )
+                self._send_json(200, names)
+            elif len(segs) >= 3 and segs[0] == "object":
+                bucket, name = segs[1], "/".join(segs[2:])
+                if m == "GET":
+                    with store.lock:
+                        obj = store.get(bucket, name)
+                    self._send(
+                        200,
+                        obj.data,
+                        headers={"x-goog-generation": str(obj.generation)},
+                    )
+                elif m == "PUT":
+                    obj = store.put(bucket, name, body)
+                    self._send_json(200, {"generation": obj.generation})
+                else:
+                    raise _HTTPError(405, "MethodNotAllowed", m)
+            else:
+                raise _HTTPError(404, "NotFound", f"no control endpoint {m} {path}")
+        except _HTTPError as err:
+            self._send_error(err, "json")
 
     # -- helpers ------------------------------------------------------------
 
     @property
     def store(self) -> _Store:
-        return self.emulator._store
+        return self.state.store
+
+    def _put(self, bucket: str, name: str, data: bytes, **kwargs: Any) -> _Object:
+        """Store an object written by a client, honouring an armed rendezvous."""
+        rv = self.state.claim_rendezvous(bucket, name)
+        if rv is None:
+            return self.store.put(bucket, name, data, **kwargs)
+        ticket = rv.arrive()
+        try:
+            return self.store.put(bucket, name, data, **kwargs)
+        finally:
+            rv.done(ticket)
 
     def _json_body(self, body: bytes) -> dict[str, Any]:
         if not body:
@@ -574,7 +695,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(body)
         except ValueError:
-            raise _HTTPError(400, "InvalidArgument", "Request body is not JSON") from None
+            raise _HTTPError(
+                400, "InvalidArgument", "Request body is not JSON"
+            ) from None
 
     @staticmethod
     def _preconditions(query: dict[str, str]) -> dict[str, str]:
@@ -612,7 +735,9 @@ class _Handler(BaseHTTPRequestHandler):
         h = self.headers
         if (v := h.get("If-Match")) is not None and v.strip() not in ("*", obj.etag):
             raise _HTTPError(412, "PreconditionFailed", "If-Match")
-        if (v := h.get("x-goog-if-generation-match")) is not None and int(v) != obj.generation:
+        if (v := h.get("x-goog-if-generation-match")) is not None and int(
+            v
+        ) != obj.generation:
             raise _HTTPError(412, "PreconditionFailed", "x-goog-if-generation-match")
         if (v := h.get("If-Unmodified-Since")) is not None:
             t = email.utils.parsedate_to_datetime(v).timestamp()
@@ -687,13 +812,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         start, end = rng
         headers["Content-Range"] = f"bytes {start}-{end}/{obj.size}"
-        self._send(206, obj.data[start : end + 1], content_type=obj.content_type, headers=headers)
+        self._send(
+            206,
+            obj.data[start : end + 1],
+            content_type=obj.content_type,
+            headers=headers,
+        )
 
     # -- JSON API -------------------------------------------------------------
 
     def _route_json(self, raw_path: str, query: dict[str, str], body: bytes) -> bool:
         m = self.command
-        endpoint = self.emulator.endpoint
+        endpoint = self.state.endpoint
         store = self.store
 
         if raw_path.startswith("/upload/storage/v1/b/"):
@@ -730,7 +860,9 @@ class _Handler(BaseHTTPRequestHandler):
         if len(segs) == 1:
             if m == "GET":
                 with store.lock:
-                    items = [b.resource(endpoint) for _, b in sorted(store.buckets.items())]
+                    items = [
+                        b.resource(endpoint) for _, b in sorted(store.buckets.items())
+                    ]
                 self._send_json(200, {"kind": "storage#buckets", "items": items})
                 return True
             if m == "POST":
@@ -739,7 +871,9 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _HTTPError(400, "InvalidArgument", "Bucket name is required")
                 with store.lock:
                     if name in store.buckets:
-                        raise _HTTPError(409, "conflict", f"Bucket {name} already exists")
+                        raise _HTTPError(
+                            409, "conflict", f"Bucket {name} already exists"
+                        )
                     store.buckets[name] = _Bucket(name)
                     res = store.buckets[name].resource(endpoint)
                 self._send_json(200, res)
@@ -757,7 +891,9 @@ class _Handler(BaseHTTPRequestHandler):
                 with store.lock:
                     b = store.bucket(bucket)
                     if b.objects:
-                        raise _HTTPError(409, "conflict", f"Bucket {bucket} is not empty")
+                        raise _HTTPError(
+                            409, "conflict", f"Bucket {bucket} is not empty"
+                        )
                     del store.buckets[bucket]
                 self._send(204)
                 return True
@@ -775,22 +911,36 @@ class _Handler(BaseHTTPRequestHandler):
         # object operations; names are %2F-encoded, but accept literal slashes
         obj_raw = "/".join(segs[3:])
         if m == "POST" and obj_raw.endswith("/compose"):
-            return self._json_compose(bucket, unquote(obj_raw[: -len("/compose")]), query, body)
+            return self._json_compose(
+                bucket, unquote(obj_raw[: -len("/compose")]), query, body
+            )
         mm = re.fullmatch(r"(.+)/rewriteTo/b/([^/]+)/o/(.+)", obj_raw)
         if m == "POST" and mm:
             return self._json_copy(
-                bucket, unquote(mm.group(1)), unquote(mm.group(2)), unquote(mm.group(3)),
-                query, body, rewrite=True,
+                bucket,
+                unquote(mm.group(1)),
+                unquote(mm.group(2)),
+                unquote(mm.group(3)),
+                query,
+                body,
+                rewrite=True,
             )
         mm = re.fullmatch(r"(.+)/copyTo/b/([^/]+)/o/(.+)", obj_raw)
         if m == "POST" and mm:
             return self._json_copy(
-                bucket, unquote(mm.group(1)), unquote(mm.group(2)), unquote(mm.group(3)),
-                query, body, rewrite=False,
+                bucket,
+                unquote(mm.group(1)),
+                unquote(mm.group(2)),
+                unquote(mm.group(3)),
+                query,
+                body,
+                rewrite=False,
             )
         mm = re.fullmatch(r"(.+)/moveTo/o/(.+)", obj_raw)
         if m == "POST" and mm:
-            return self._json_move(bucket, unquote(mm.group(1)), unquote(mm.group(2)), query)
+            return self._json_move(
+                bucket, unquote(mm.group(1)), unquote(mm.group(2)), query
+            )
 
         name = unquote(obj_raw)
         if m in ("GET", "HEAD"):
@@ -811,11 +961,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json_patch(bucket, name, query, body)
         return False
 
-    def _json_get_object(self, bucket: str, name: str, query: dict[str, str]) -> _Object:
+    def _json_get_object(
+        self, bucket: str, name: str, query: dict[str, str]
+    ) -> _Object:
         with self.store.lock:
             obj = self.store.get(bucket, name)
             if query.get("generation") and int(query["generation"]) != obj.generation:
-                raise _HTTPError(404, "NoSuchKey", f"No such object: {bucket}/{name}#{query['generation']}")
+                raise _HTTPError(
+                    404,
+                    "NoSuchKey",
+                    f"No such object: {bucket}/{name}#{query['generation']}",
+                )
             self.store.check_preconditions(obj, self._preconditions(query))
             return obj
 
@@ -837,7 +993,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         out: dict[str, Any] = {"kind": "storage#objects"}
         if items:
-            out["items"] = [o.resource(self.emulator.endpoint) for o in items]
+            out["items"] = [o.resource(self.state.endpoint) for o in items]
         if prefixes:
             out["prefixes"] = prefixes
         if next_name is not None:
@@ -846,13 +1002,19 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     @staticmethod
-    def _split_json_metadata(meta: dict[str, Any]) -> tuple[str | None, dict[str, str], dict[str, str]]:
+    def _split_json_metadata(
+        meta: dict[str, Any],
+    ) -> tuple[str | None, dict[str, str], dict[str, str]]:
         ctype = meta.get("contentType")
-        user = {k: str(v) for k, v in (meta.get("metadata") or {}).items() if v is not None}
+        user = {
+            k: str(v) for k, v in (meta.get("metadata") or {}).items() if v is not None
+        }
         fixed = {k: meta[k] for k in _FIXED_KEYS if meta.get(k) is not None}
         return ctype, user, fixed
 
-    def _json_upload_start(self, bucket: str, query: dict[str, str], body: bytes) -> bool:
+    def _json_upload_start(
+        self, bucket: str, query: dict[str, str], body: bytes
+    ) -> bool:
         store = self.store
         upload_type = query.get("uploadType", "media")
         pre = self._preconditions(query)
@@ -860,12 +1022,14 @@ class _Handler(BaseHTTPRequestHandler):
             name = query.get("name")
             if not name:
                 raise _HTTPError(400, "InvalidArgument", "name is required")
-            obj = store.put(
-                bucket, name, body,
+            obj = self._put(
+                bucket,
+                name,
+                body,
                 content_type=self.headers.get("Content-Type"),
                 preconditions=pre,
             )
-            self._send_json(200, obj.resource(self.emulator.endpoint))
+            self._send_json(200, obj.resource(self.state.endpoint))
             return True
         if upload_type == "multipart":
             meta, data, data_type = self._parse_multipart_related(body)
@@ -873,12 +1037,16 @@ class _Handler(BaseHTTPRequestHandler):
             if not name:
                 raise _HTTPError(400, "InvalidArgument", "name is required")
             ctype, user, fixed = self._split_json_metadata(meta)
-            obj = store.put(
-                bucket, name, data,
+            obj = self._put(
+                bucket,
+                name,
+                data,
                 content_type=ctype or data_type,
-                metadata=user, fixed=fixed, preconditions=pre,
+                metadata=user,
+                fixed=fixed,
+                preconditions=pre,
             )
-            self._send_json(200, obj.resource(self.emulator.endpoint))
+            self._send_json(200, obj.resource(self.state.endpoint))
             return True
         if upload_type == "resumable":
             meta = self._json_body(body)
@@ -894,16 +1062,20 @@ class _Handler(BaseHTTPRequestHandler):
                 store.resumable[upload_id] = _ResumableUpload(
                     bucket=bucket,
                     name=name,
-                    content_type=ctype or self.headers.get("X-Upload-Content-Type") or DEFAULT_CONTENT_TYPE,
+                    content_type=ctype
+                    or self.headers.get("X-Upload-Content-Type")
+                    or DEFAULT_CONTENT_TYPE,
                     metadata=user,
                     fixed=fixed,
                     preconditions=pre,
                 )
             location = (
-                f"{self.emulator.endpoint}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
+                f"{self.state.endpoint}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
                 f"?uploadType=resumable&upload_id={upload_id}"
             )
-            self._send(200, headers={"Location": location, "X-GUploader-UploadID": upload_id})
+            self._send(
+                200, headers={"Location": location, "X-GUploader-UploadID": upload_id}
+            )
             return True
         return False
 
@@ -918,12 +1090,16 @@ class _Handler(BaseHTTPRequestHandler):
             if crange:
                 m = re.fullmatch(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)", crange)
                 if not m:
-                    raise _HTTPError(400, "InvalidArgument", f"Bad Content-Range: {crange}")
+                    raise _HTTPError(
+                        400, "InvalidArgument", f"Bad Content-Range: {crange}"
+                    )
                 if m.group(1) is not None:
                     start = int(m.group(1))
                     if start != len(up.buffer):
                         if start > len(up.buffer):
-                            raise _HTTPError(400, "InvalidArgument", "Chunk leaves a gap")
+                            raise _HTTPError(
+                                400, "InvalidArgument", "Chunk leaves a gap"
+                            )
                         # client re-sent already stored bytes: keep the new tail only
                         body = body[len(up.buffer) - start :]
                     up.buffer += body
@@ -939,19 +1115,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(308, headers=headers)
                 return True
             del store.resumable[upload_id]
-        obj = store.put(
-            up.bucket, up.name, bytes(up.buffer[:total]),
-            content_type=up.content_type, metadata=up.metadata, fixed=up.fixed,
+        obj = self._put(
+            up.bucket,
+            up.name,
+            bytes(up.buffer[:total]),
+            content_type=up.content_type,
+            metadata=up.metadata,
+            fixed=up.fixed,
             preconditions=up.preconditions,
         )
-        self._send_json(200, obj.resource(self.emulator.endpoint))
+        self._send_json(200, obj.resource(self.state.endpoint))
         return True
 
-    def _parse_multipart_related(self, body: bytes) -> tuple[dict[str, Any], bytes, str | None]:
+    def _parse_multipart_related(
+        self, body: bytes
+    ) -> tuple[dict[str, Any], bytes, str | None]:
         ctype = self.headers.get("Content-Type", "")
         m = re.search(r'boundary="?([^";]+)"?', ctype)
         if not m:
-            raise _HTTPError(400, "InvalidArgument", "multipart upload without boundary")
+            raise _HTTPError(
+                400, "InvalidArgument", "multipart upload without boundary"
+            )
         delim = b"--" + m.group(1).encode()
         pieces = body.split(delim)
         parts: list[tuple[dict[str, str], bytes]] = []
@@ -979,11 +1163,15 @@ class _Handler(BaseHTTPRequestHandler):
                     headers[k.strip().lower().decode()] = v.strip().decode()
             parts.append((headers, content))
         if len(parts) != 2:
-            raise _HTTPError(400, "InvalidArgument", f"expected 2 multipart parts, got {len(parts)}")
+            raise _HTTPError(
+                400, "InvalidArgument", f"expected 2 multipart parts, got {len(parts)}"
+            )
         meta = json.loads(parts[0][1] or b"{}")
         return meta, parts[1][1], parts[1][0].get("content-type")
 
-    def _json_patch(self, bucket: str, name: str, query: dict[str, str], body: bytes) -> bool:
+    def _json_patch(
+        self, bucket: str, name: str, query: dict[str, str], body: bytes
+    ) -> bool:
         patch = self._json_body(body)
         with self.store.lock:
             obj = self._json_get_object(bucket, name, query)
@@ -1006,58 +1194,86 @@ class _Handler(BaseHTTPRequestHandler):
                         obj.fixed[k] = patch[k]
             obj.metageneration += 1
             obj.updated = time.time()
-            res = obj.resource(self.emulator.endpoint)
+            res = obj.resource(self.state.endpoint)
         self._send_json(200, res)
         return True
 
     def _json_copy(
-        self, src_bucket: str, src: str, dst_bucket: str, dst: str,
-        query: dict[str, str], body: bytes, *, rewrite: bool,
+        self,
+        src_bucket: str,
+        src: str,
+        dst_bucket: str,
+        dst: str,
+        query: dict[str, str],
+        body: bytes,
+        *,
+        rewrite: bool,
     ) -> bool:
         override = self._json_body(body)
         with self.store.lock:
             sobj = self.store.get(src_bucket, src)
-            if query.get("sourceGeneration") and int(query["sourceGeneration"]) != sobj.generation:
-                raise _HTTPError(404, "NoSuchKey", f"No such object: {src_bucket}/{src}")
+            if (
+                query.get("sourceGeneration")
+                and int(query["sourceGeneration"]) != sobj.generation
+            ):
+                raise _HTTPError(
+                    404, "NoSuchKey", f"No such object: {src_bucket}/{src}"
+                )
             ctype, user, fixed = self._split_json_metadata(override)
             new = self.store.put(
-                dst_bucket, dst, sobj.data,
+                dst_bucket,
+                dst,
+                sobj.data,
                 content_type=ctype or sobj.content_type,
                 metadata=user if "metadata" in override else sobj.metadata,
                 fixed={**sobj.fixed, **fixed},
                 preconditions=self._preconditions(query),
             )
-            res = new.resource(self.emulator.endpoint)
+            res = new.resource(self.state.endpoint)
         if rewrite:
             n = str(new.size)
-            self._send_json(200, {
-                "kind": "storage#rewriteResponse",
-                "totalBytesRewritten": n,
-                "objectSize": n,
-                "done": True,
-                "resource": res,
-            })
+            self._send_json(
+                200,
+                {
+                    "kind": "storage#rewriteResponse",
+                    "totalBytesRewritten": n,
+                    "objectSize": n,
+                    "done": True,
+                    "resource": res,
+                },
+            )
         else:
             self._send_json(200, res)
         return True
 
-    def _json_move(self, bucket: str, src: str, dst: str, query: dict[str, str]) -> bool:
+    def _json_move(
+        self, bucket: str, src: str, dst: str, query: dict[str, str]
+    ) -> bool:
         pre = self._preconditions(query)  # they apply to the destination
         with self.store.lock:
             sobj = self.store.get(bucket, src)
-            if query.get("sourceGeneration") and int(query["sourceGeneration"]) != sobj.generation:
+            if (
+                query.get("sourceGeneration")
+                and int(query["sourceGeneration"]) != sobj.generation
+            ):
                 raise _HTTPError(404, "NoSuchKey", f"No such object: {bucket}/{src}")
             new = self.store.put(
-                bucket, dst, sobj.data,
-                content_type=sobj.content_type, metadata=sobj.metadata,
-                fixed=sobj.fixed, preconditions=pre,
+                bucket,
+                dst,
+                sobj.data,
+                content_type=sobj.content_type,
+                metadata=sobj.metadata,
+                fixed=sobj.fixed,
+                preconditions=pre,
             )
             del self.store.buckets[bucket].objects[src]
-            res = new.resource(self.emulator.endpoint)
+            res = new.resource(self.state.endpoint)
         self._send_json(200, res)
         return True
 
-    def _json_compose(self, bucket: str, dst: str, query: dict[str, str], body: bytes) -> bool:
+    def _json_compose(
+        self, bucket: str, dst: str, query: dict[str, str], body: bytes
+    ) -> bool:
         req = self._json_body(body)
         sources = req.get("sourceObjects") or []
         if not sources:
@@ -1069,16 +1285,23 @@ class _Handler(BaseHTTPRequestHandler):
             for s in sources:
                 o = self.store.get(bucket, s["name"])
                 if s.get("generation") and int(s["generation"]) != o.generation:
-                    raise _HTTPError(404, "NoSuchKey", f"No such object: {bucket}/{s['name']}")
+                    raise _HTTPError(
+                        404, "NoSuchKey", f"No such object: {bucket}/{s['name']}"
+                    )
                 datas.append(o.data)
                 count += o.component_count or 1
             ctype, user, fixed = self._split_json_metadata(dest)
             new = self.store.put(
-                bucket, dst, b"".join(datas),
-                content_type=ctype, metadata=user, fixed=fixed,
-                preconditions=self._preconditions(query), component_count=count,
+                bucket,
+                dst,
+                b"".join(datas),
+                content_type=ctype,
+                metadata=user,
+                fixed=fixed,
+                preconditions=self._preconditions(query),
+                component_count=count,
             )
-            res = new.resource(self.emulator.endpoint)
+            res = new.resource(self.state.endpoint)
         self._send_json(200, res)
         return True
 
@@ -1095,10 +1318,20 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.store
 
         if not name:
-            if m == "GET" and not (set(query) - {"list-type", "prefix", "delimiter",
-                                                  "continuation-token", "start-after",
-                                                  "max-keys", "marker", "fetch-owner",
-                                                  "encoding-type"}):
+            if m == "GET" and not (
+                set(query)
+                - {
+                    "list-type",
+                    "prefix",
+                    "delimiter",
+                    "continuation-token",
+                    "start-after",
+                    "max-keys",
+                    "marker",
+                    "fetch-owner",
+                    "encoding-type",
+                }
+            ):
                 return self._xml_list(bucket, query)
             if m == "HEAD" and not query:
                 with store.lock:
@@ -1110,8 +1343,13 @@ class _Handler(BaseHTTPRequestHandler):
         if m in ("GET", "HEAD") and not (set(query) - {"generation"}):
             with store.lock:
                 obj = store.get(bucket, name)
-                if query.get("generation") and int(query["generation"]) != obj.generation:
-                    raise _HTTPError(404, "NoSuchKey", f"No such object: {bucket}/{name}")
+                if (
+                    query.get("generation")
+                    and int(query["generation"]) != obj.generation
+                ):
+                    raise _HTTPError(
+                        404, "NoSuchKey", f"No such object: {bucket}/{name}"
+                    )
             self._send_media(obj)
             return True
 
@@ -1119,35 +1357,53 @@ class _Handler(BaseHTTPRequestHandler):
             ctype, meta, fixed = self._xml_metadata()
             copy_source = self.headers.get("x-goog-copy-source")
             if copy_source is not None:
-                src_bucket, _, src_name = unquote(copy_source.lstrip("/")).partition("/")
+                src_bucket, _, src_name = unquote(copy_source.lstrip("/")).partition(
+                    "/"
+                )
                 with store.lock:
                     src = store.get(src_bucket, src_name)
-                    directive = (self.headers.get("x-goog-metadata-directive") or "COPY").upper()
-                    if directive == "COPY":
-                        ctype, meta, fixed = src.content_type, src.metadata, src.fixed
-                    obj = store.put(
-                        bucket, name, src.data,
-                        content_type=ctype, metadata=meta, fixed=fixed,
-                        preconditions=self._xml_preconditions(),
-                    )
+                directive = (
+                    self.headers.get("x-goog-metadata-directive") or "COPY"
+                ).upper()
+                if directive == "COPY":
+                    ctype, meta, fixed = src.content_type, src.metadata, src.fixed
+                obj = self._put(
+                    bucket,
+                    name,
+                    src.data,
+                    content_type=ctype,
+                    metadata=meta,
+                    fixed=fixed,
+                    preconditions=self._xml_preconditions(),
+                )
                 self._send_xml(
                     200,
                     f"<CopyObjectResult><LastModified>{_rfc3339(obj.updated)}</LastModified>"
                     f"<ETag>{xml_escape(obj.etag)}</ETag></CopyObjectResult>",
-                    headers={"x-goog-generation": str(obj.generation), "ETag": obj.etag},
+                    headers={
+                        "x-goog-generation": str(obj.generation),
+                        "ETag": obj.etag,
+                    },
                 )
                 return True
-            obj = store.put(
-                bucket, name, body,
-                content_type=ctype, metadata=meta, fixed=fixed,
+            obj = self._put(
+                bucket,
+                name,
+                body,
+                content_type=ctype,
+                metadata=meta,
+                fixed=fixed,
                 preconditions=self._xml_preconditions(),
             )
-            self._send(200, headers={
-                "ETag": obj.etag,
-                "x-goog-generation": str(obj.generation),
-                "x-goog-metageneration": str(obj.metageneration),
-                "Last-Modified": _http_date(obj.updated),
-            })
+            self._send(
+                200,
+                headers={
+                    "ETag": obj.etag,
+                    "x-goog-generation": str(obj.generation),
+                    "x-goog-metageneration": str(obj.metageneration),
+                    "Last-Modified": _http_date(obj.updated),
+                },
+            )
             return True
 
         if m == "DELETE" and not query:
@@ -1162,7 +1418,10 @@ class _Handler(BaseHTTPRequestHandler):
                 store.bucket(bucket)
                 upload_id = uuid.uuid4().hex
                 store.multipart[upload_id] = _MultipartUpload(
-                    bucket=bucket, name=name, content_type=ctype, metadata=meta,
+                    bucket=bucket,
+                    name=name,
+                    content_type=ctype,
+                    metadata=meta,
                     preconditions=self._xml_preconditions(),
                 )
             self._send_xml(
@@ -1189,17 +1448,23 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
-    def _get_multipart(self, upload_id: str, bucket: str, name: str) -> _MultipartUpload:
+    def _get_multipart(
+        self, upload_id: str, bucket: str, name: str
+    ) -> _MultipartUpload:
         up = self.store.multipart.get(upload_id)
         if up is None or up.bucket != bucket or up.name != name:
             raise _HTTPError(404, "NoSuchUpload", f"No such upload: {upload_id}")
         return up
 
-    def _xml_complete_multipart(self, bucket: str, name: str, upload_id: str, body: bytes) -> bool:
+    def _xml_complete_multipart(
+        self, bucket: str, name: str, upload_id: str, body: bytes
+    ) -> bool:
         try:
             root = ET.fromstring(body)
         except ET.ParseError:
-            raise _HTTPError(400, "MalformedXML", "Cannot parse CompleteMultipartUpload") from None
+            raise _HTTPError(
+                400, "MalformedXML", "Cannot parse CompleteMultipartUpload"
+            ) from None
         wanted: list[tuple[int, str]] = []
         for part in root.iter():
             if part.tag.rsplit("}", 1)[-1] != "Part":
@@ -1225,18 +1490,25 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _HTTPError(400, "InvalidPart", f"Part {num} was not uploaded")
                 stored_etag, data = up.parts[num]
                 if etag and etag.strip('"') != stored_etag.strip('"'):
-                    raise _HTTPError(400, "InvalidPart", f"ETag mismatch for part {num}")
+                    raise _HTTPError(
+                        400, "InvalidPart", f"ETag mismatch for part {num}"
+                    )
                 datas.append(data)
-            obj = store.put(
-                bucket, name, b"".join(datas),
-                content_type=up.content_type, metadata=up.metadata,
-                preconditions=up.preconditions, component_count=len(wanted),
-            )
-            del store.multipart[upload_id]
+        obj = self._put(
+            bucket,
+            name,
+            b"".join(datas),
+            content_type=up.content_type,
+            metadata=up.metadata,
+            preconditions=up.preconditions,
+            component_count=len(wanted),
+        )
+        with store.lock:
+            store.multipart.pop(upload_id, None)
         self._send_xml(
             200,
             f'<CompleteMultipartUploadResult xmlns="{XML_NS}">'
-            f"<Location>{xml_escape(self.emulator.endpoint)}/{xml_escape(quote(bucket))}/{xml_escape(quote(name))}</Location>"
+            f"<Location>{xml_escape(self.state.endpoint)}/{xml_escape(quote(bucket))}/{xml_escape(quote(name))}</Location>"
             f"<Bucket>{xml_escape(bucket)}</Bucket><Key>{xml_escape(name)}</Key>"
             f"<ETag>{xml_escape(obj.etag)}</ETag></CompleteMultipartUploadResult>",
             headers={"x-goog-generation": str(obj.generation), "ETag": obj.etag},
@@ -1255,8 +1527,12 @@ class _Handler(BaseHTTPRequestHandler):
             token = None
             start_after = query.get("marker") or None
         items, prefixes, next_name = self.store.list(
-            bucket, prefix=prefix, delimiter=delimiter, start_after=start_after,
-            token=token, max_results=max_keys,
+            bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            start_after=start_after,
+            token=token,
+            max_results=max_keys,
         )
         parts = [
             f'<ListBucketResult xmlns="{XML_NS}">',
@@ -1266,7 +1542,9 @@ class _Handler(BaseHTTPRequestHandler):
         if delimiter:
             parts.append(f"<Delimiter>{xml_escape(delimiter)}</Delimiter>")
         parts.append(f"<MaxKeys>{max_keys}</MaxKeys>")
-        parts.append(f"<IsTruncated>{'true' if next_name is not None else 'false'}</IsTruncated>")
+        parts.append(
+            f"<IsTruncated>{'true' if next_name is not None else 'false'}</IsTruncated>"
+        )
         if v2:
             parts.append(f"<KeyCount>{len(items) + len(prefixes)}</KeyCount>")
             if query.get("continuation-token"):
@@ -1297,7 +1575,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "</Contents>"
             )
         for p in prefixes:
-            parts.append(f"<CommonPrefixes><Prefix>{xml_escape(p)}</Prefix></CommonPrefixes>")
+            parts.append(
+                f"<CommonPrefixes><Prefix>{xml_escape(p)}</Prefix></CommonPrefixes>"
+            )
         parts.append("</ListBucketResult>")
         self._send_xml(200, "".join(parts))
         return True
@@ -1308,6 +1588,115 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # client closed the connection: not an emulator failure
+        super().handle_error(request, client_address)
+
+
+class _Rendezvous:
+    """Hold ``count`` writes until all arrived, then apply them in arrival order."""
+
+    def __init__(self, pattern: str, count: int, timeout: float) -> None:
+        self.pattern = re.compile(pattern)
+        self.count = count
+        self.timeout = timeout
+        self.claimed = 0
+        self.arrived = 0
+        self.turn = 0
+        self.cond = threading.Condition()
+
+    def arrive(self) -> int:
+        deadline = time.monotonic() + self.timeout
+        with self.cond:
+            ticket = self.arrived
+            self.arrived += 1
+            self.cond.notify_all()
+            while self.arrived < self.count or self.turn < ticket:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+            return ticket
+
+    def done(self, ticket: int) -> None:
+        with self.cond:
+            self.turn = max(self.turn, ticket + 1)
+            self.cond.notify_all()
+
+
+class _ServerState:
+    """What the request handler needs: the store plus the request logs."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.store = _Store()
+        self.log_lock = threading.Lock()
+        self.unhandled: list[str] = []
+        self.errors: list[str] = []
+        self.requests: collections.deque[RequestRecord] = collections.deque(
+            maxlen=50000
+        )
+        self.rendezvous: list[_Rendezvous] = []
+
+    def claim_rendezvous(self, bucket: str, name: str) -> _Rendezvous | None:
+        with self.log_lock:
+            for rv in self.rendezvous:
+                if rv.pattern.fullmatch(f"{bucket}/{name}"):
+                    rv.claimed += 1
+                    if rv.claimed >= rv.count:
+                        self.rendezvous.remove(rv)
+                    return rv
+        return None
+
+    def _record_unhandled(self, method: str, path: str) -> None:
+        with self.log_lock:
+            self.unhandled.append(f"{method} {path}")
+
+    def _record_error(self, method: str, path: str, exc: Exception) -> None:
+        with self.log_lock:
+            self.errors.append(f"{method} {path}: {exc!r}")
+
+    def _record_request(self, record: RequestRecord) -> None:
+        with self.log_lock:
+            self.requests.append(record)
+
+
+def _make_server(port: int = 0) -> _Server:
+    """Bind a server on 127.0.0.1 (it does not serve until serve_forever())."""
+    handler = type("GCSEmulatorHandler", (_Handler,), {})
+    server = _Server(("127.0.0.1", port), handler)
+    handler.state = _ServerState(f"http://127.0.0.1:{server.server_address[1]}")
+    return server
+
+
+def _serve_child(port: int) -> None:
+    """Entry point of the emulator process.
+
+    Prints the bound port on stdout, then serves until stdin reaches EOF
+    (the parent closed it or died).
+    """
+    import os
+    import sys
+
+    server = _make_server(port)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    sys.stdout.write(f"{server.server_address[1]}\n")
+    sys.stdout.flush()
+    os.dup2(2, 1)  # later prints must not fill the (unread) stdout pipe
+    try:
+        while sys.stdin.buffer.read(1):
+            pass
+    except KeyboardInterrupt:  # pragma: no cover
+        pass
+    server.shutdown()
+    server.server_close()
+
 
 # ---------------------------------------------------------------------------
 # public API
@@ -1316,61 +1705,112 @@ class _Server(ThreadingHTTPServer):
 class GCSEmulator:
     """In-memory GCS server on 127.0.0.1 with an ephemeral port.
 
+    The server runs in a child Python process (started with
+    ``sys.executable``, stopped by closing its stdin, then by its pid), not in
+    a thread: some deltalake calls, e.g. ``DeltaTable.history()``, do their
+    HTTP requests while holding the GIL, which would deadlock against a server
+    thread of the same interpreter. ``in_process=True`` runs it in a thread
+    instead (handy for debugging, unsafe with such calls).
+
     Usage::
 
         with GCSEmulator() as gcs:
             gcs.create_bucket("bucket")
             write_deltalake("gs://bucket/t", df, storage_options=gcs.storage_options("bucket"))
             fs = gcsfs.GCSFileSystem(**gcs.fsspec_options())
+            assert gcs.unhandled == []
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the GCS emulator only listens on 127.0.0.1")
-        self._host = "127.0.0.1"
+    def __init__(
+        self, port: int = 0, *, in_process: bool = False, start_timeout: float = 30.0
+    ) -> None:
         self._port = port
-        self._store = _Store()
+        self._in_process = in_process
+        self._start_timeout = start_timeout
+        self._proc: Any = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._log_lock = threading.Lock()
-        #: "METHOD /path?query" of every request answered with 501
-        self.unhandled: list[str] = []
-        #: repr of exceptions raised inside the emulator (answered with 500)
-        self.errors: list[str] = []
-        #: (method, path, status) of the most recent requests
-        self.requests: collections.deque[tuple[str, str, int]] = collections.deque(maxlen=20000)
         self.endpoint = ""
 
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> GCSEmulator:
-        if self._server is not None:
+        if self._proc is not None or self._server is not None:
             return self
         from . import isolate_cloud_env
 
         isolate_cloud_env()
-        handler = type("GCSEmulatorHandler", (_Handler,), {"emulator": self})
-        self._server = _Server((self._host, self._port), handler)
-        self._port = self._server.server_address[1]
-        self.endpoint = f"http://{self._host}:{self._port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"gcs-emulator-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
+        if self._in_process:
+            self._server = _make_server(self._port)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="gcs-emulator",
+                daemon=True,
+            )
+            self._thread.start()
+            self._port = self._server.server_address[1]
+        else:
+            self._port = self._start_child()
+        self.endpoint = f"http://127.0.0.1:{self._port}"
         return self
 
-    def stop(self) -> None:
-        if self._server is None:
+    def _start_child(self) -> int:
+        import os
+        import selectors
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                os.path.abspath(__file__),
+                "--port",
+                str(self._port),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(timeout=self._start_timeout)
+        line = self._proc.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            self._terminate()
+            raise RuntimeError(f"GCS emulator process did not start (got {line!r})")
+        return int(line)
+
+    def _terminate(self) -> None:
+        import subprocess
+
+        proc, self._proc = self._proc, None
+        if proc is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # the child exits on EOF
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+            self._thread = None
+        self._terminate()
 
     def __enter__(self) -> GCSEmulator:
         return self.start()
@@ -1382,33 +1822,102 @@ class GCSEmulator:
     def port(self) -> int:
         return self._port
 
-    # -- data helpers -----------------------------------------------------------
+    # -- control API ------------------------------------------------------------
+
+    def _control(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        import http.client
+
+        if not self.endpoint:
+            raise RuntimeError("GCS emulator is not running")
+        conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=30)
+        try:
+            conn.request(method, CONTROL_PREFIX + path, body=body)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        if resp.status >= 300:
+            message = data.decode(errors="replace")
+            if resp.status == 404:
+                raise FileNotFoundError(message)
+            raise RuntimeError(
+                f"control request {method} {path} failed: {resp.status} {message}"
+            )
+        return data
 
     def create_bucket(self, name: str) -> None:
         """Create an empty bucket (no-op if it already exists)."""
-        with self._store.lock:
-            self._store.buckets.setdefault(name, _Bucket(name))
+        self._control("POST", "buckets/" + quote(name, safe=""))
 
     def buckets(self) -> list[str]:
-        with self._store.lock:
-            return sorted(self._store.buckets)
+        return json.loads(self._control("GET", "buckets"))
 
     def list_objects(self, bucket: str, prefix: str = "") -> list[str]:
         """Names of the objects in ``bucket`` starting with ``prefix`` (sorted)."""
-        with self._store.lock:
-            return sorted(n for n in self._store.bucket(bucket).objects if n.startswith(prefix))
+        return json.loads(
+            self._control(
+                "GET",
+                f"objects/{quote(bucket, safe='')}?prefix={quote(prefix, safe='')}",
+            )
+        )
 
     def get_object(self, bucket: str, name: str) -> bytes:
-        with self._store.lock:
-            return self._store.get(bucket, name).data
+        """Bytes of an object (FileNotFoundError if missing)."""
+        return self._control(
+            "GET", f"object/{quote(bucket, safe='')}/{quote(name, safe='')}"
+        )
 
     def put_object(self, bucket: str, name: str, data: bytes) -> int:
-        """Store an object directly; returns its generation."""
-        return self._store.put(bucket, name, data).generation
+        """Store an object directly (unconditionally); returns its generation."""
+        out = self._control(
+            "PUT", f"object/{quote(bucket, safe='')}/{quote(name, safe='')}", data
+        )
+        return int(json.loads(out)["generation"])
 
-    def generation(self, bucket: str, name: str) -> int:
-        with self._store.lock:
-            return self._store.get(bucket, name).generation
+    def _state(self) -> dict[str, Any]:
+        return json.loads(self._control("GET", "state"))
+
+    @property
+    def unhandled(self) -> list[str]:
+        """``"METHOD /path?query"`` of every request answered with 501."""
+        return self._state()["unhandled"]
+
+    @property
+    def errors(self) -> list[str]:
+        """Exceptions raised inside the emulator (those requests got a 500)."""
+        return self._state()["errors"]
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The requests served so far (at most the last 50000), oldest first."""
+        return [RequestRecord(*r) for r in self._state()["requests"]]
+
+    def rendezvous_writes(
+        self, pattern: str, count: int = 2, timeout: float = 10.0
+    ) -> None:
+        """Make the next ``count`` client writes to one object race deterministically.
+
+        Writes (XML PUT or copy, JSON media/multipart/resumable upload, XML
+        multipart completion) to an object whose ``"bucket/name"`` fully
+        matches the regular expression ``pattern`` are held until ``count`` of
+        them have arrived (or ``timeout`` seconds passed), then applied one at
+        a time in arrival order. With create-if-absent writers the first one
+        wins and the others get 412, e.g. two Delta writers committing the
+        same version.
+        """
+        body = json.dumps(
+            {"pattern": pattern, "count": count, "timeout": timeout}
+        ).encode()
+        self._control("POST", "rendezvous", body)
+
+    @property
+    def rendezvous_armed(self) -> int:
+        """Number of rendezvous that still wait for writes."""
+        return self._state()["rendezvous_armed"]
+
+    def reset_log(self) -> None:
+        """Forget recorded requests, unhandled requests and errors."""
+        self._control("POST", "reset-log")
 
     # -- client options ---------------------------------------------------------
 
@@ -1436,18 +1945,27 @@ class GCSEmulator:
         }
 
     def fsspec_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``gcsfs.GCSFileSystem`` / ``fsspec.filesystem("gs")``."""
-        return {"endpoint_url": self.endpoint, "token": "anon", "project": PROJECT}
+        """Keyword arguments for ``gcsfs.GCSFileSystem`` / ``fsspec.filesystem("gs")``.
 
-    # -- recording ----------------------------------------------------------------
+        ``retry_timeout`` only matters for gcsfs' experimental
+        ``ExtendedGcsFileSystem`` (the default ``gcsfs.GCSFileSystem`` unless
+        ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false`` was set before gcsfs was
+        imported): it asks the endpoint for the bucket layout over gRPC+TLS
+        before most operations, which this HTTP emulator cannot answer, and
+        by default retries that for 60 s. With a short retry budget the
+        lookup fails at once and gcsfs falls back to the JSON API.
+        """
+        return {
+            "endpoint_url": self.endpoint,
+            "token": "anon",
+            "project": PROJECT,
+            "retry_timeout": 0.1,
+        }
 
-    def _record_unhandled(self, method: str, path: str) -> None:
-        with self._log_lock:
-            self.unhandled.append(f"{method} {path}")
 
-    def _record_error(self, method: str, path: str, exc: Exception) -> None:
-        with self._log_lock:
-            self.errors.append(f"{method} {path}: {exc!r}")
+if __name__ == "__main__":
+    import argparse
 
-    def _record_request(self, method: str, path: str, status: int) -> None:
-        self.requests.append((method, path, status))
+    parser = argparse.ArgumentParser(description="in-memory GCS emulator on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    _serve_child(parser.parse_args().port)

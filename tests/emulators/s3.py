@@ -1,13 +1,15 @@
 """An S3 emulator for tests: moto's ``ThreadedMotoServer`` on 127.0.0.1.
 
-moto keeps its state per process, so all S3Emulator instances running at the
-same time share one S3 namespace; each emulator removes the buckets it
-created when it stops.
+The moto server runs in a child Python process, which also gives every
+emulator its own, empty S3 state (moto keeps state per process).
 """
 
 from __future__ import annotations
 
-import socket
+import contextlib
+import logging
+import os
+import sys
 from typing import Any
 
 __all__ = ["S3Emulator"]
@@ -17,10 +19,31 @@ SECRET_KEY = "testing"
 REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _serve_child(port: int) -> None:
+    """Entry point of the emulator process: moto on 127.0.0.1 until stdin EOF."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from moto.server import ThreadedMotoServer
+
+    # werkzeug logs every request at INFO level to stderr unless configured
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # werkzeug writes headers and body separately; without TCP_NODELAY each
+    # response can wait for the client's delayed ACK (~40 ms)
+    MotoRequestHandler.disable_nagle_algorithm = True
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    if host != "127.0.0.1":  # pragma: no cover - defensive
+        server.stop()
+        raise SystemExit(f"moto bound {host}, expected 127.0.0.1")
+    sys.stdout.write(f"{bound}\n")
+    sys.stdout.flush()
+    os.dup2(2, 1)  # later prints must not fill the (unread) stdout pipe
+    try:
+        while sys.stdin.buffer.read(1):
+            pass
+    except KeyboardInterrupt:  # pragma: no cover
+        pass
+    server.stop()
 
 
 class S3Emulator:
@@ -34,38 +57,65 @@ class S3Emulator:
             fs = s3fs.S3FileSystem(**s3.fsspec_options())
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, start_timeout: float = 60.0) -> None:
         self._port = port
-        self._server: Any = None
+        self._start_timeout = start_timeout
+        self._proc: Any = None
         self._client: Any = None
-        self._created: list[str] = []
         self.endpoint = ""
 
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> S3Emulator:
-        if self._server is not None:
+        if self._proc is not None:
             return self
+        import selectors
+        import subprocess
+
         from . import isolate_cloud_env
 
         isolate_cloud_env()
-        from moto.server import ThreadedMotoServer
-
-        port = self._port or _free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
-        host, self._port = self._server.get_host_and_port()
-        assert host == "127.0.0.1", host
+        port = self._port  # 0: moto binds an ephemeral port and reports it
+        self._proc = subprocess.Popen(
+            [sys.executable, "-u", os.path.abspath(__file__), "--port", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(timeout=self._start_timeout)
+        line = self._proc.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            self._terminate()
+            raise RuntimeError(f"moto server process did not start (got {line!r})")
+        self._port = int(line)
         self.endpoint = f"http://127.0.0.1:{self._port}"
         return self
 
-    def stop(self) -> None:
-        if self._server is None:
+    def _terminate(self) -> None:
+        import subprocess
+
+        proc, self._proc = self._proc, None
+        if proc is None:
             return
-        self._forget_buckets()
-        self._server.stop()
-        self._server = None
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # the child exits on EOF
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def stop(self) -> None:
         self._client = None
+        self._terminate()
 
     def __enter__(self) -> S3Emulator:
         return self.start()
@@ -92,16 +142,16 @@ class S3Emulator:
                 aws_access_key_id=ACCESS_KEY,
                 aws_secret_access_key=SECRET_KEY,
                 region_name=REGION,
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+                config=Config(
+                    s3={"addressing_style": "path"}, retries={"max_attempts": 2}
+                ),
             )
         return self._client
 
     def create_bucket(self, name: str) -> None:
-        """Create a bucket (no-op if this emulator already created it)."""
-        if name in self._created:
-            return
-        self.client.create_bucket(Bucket=name)
-        self._created.append(name)
+        """Create a bucket (no-op if it already exists)."""
+        with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou):
+            self.client.create_bucket(Bucket=name)
 
     def list_objects(self, bucket: str, prefix: str = "") -> list[str]:
         """Keys in ``bucket`` starting with ``prefix`` (sorted)."""
@@ -111,37 +161,26 @@ class S3Emulator:
             keys.extend(o["Key"] for o in page.get("Contents", []))
         return sorted(keys)
 
-    def _forget_buckets(self) -> None:
-        """Drop the buckets this emulator created from moto's in-process state."""
-        try:
-            from moto.core import DEFAULT_ACCOUNT_ID
-            from moto.s3.models import s3_backends
-
-            backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
-            for name in self._created:
-                backend.buckets.pop(name, None)
-        except Exception:  # pragma: no cover - moto internals moved
-            pass
-        self._created.clear()
-
     # -- client options ---------------------------------------------------------
 
     def storage_options(self, bucket: str | None = None) -> dict[str, str]:
         """Options for ``deltalake`` and ``polars`` (Rust object_store).
 
-        ``aws_conditional_put="etag"`` makes object_store send
-        ``If-None-Match: *`` for create-if-absent writes, which moto enforces
-        (412 when the key exists); delta-rs 1.x commits with it, so concurrent
-        writers are safe without ``AWS_S3_ALLOW_UNSAFE_RENAME`` or a lock table.
+        delta-rs 1.x commits a log entry with a create-if-absent put, which
+        object_store sends to S3 as ``If-None-Match: *``; moto enforces it
+        (412 when the key exists). ``AWS_CONDITIONAL_PUT="etag"`` states that
+        mode explicitly (it is also delta-rs 1.6's default), so concurrent
+        writers are safe without ``AWS_S3_ALLOW_UNSAFE_RENAME`` or a lock
+        table. Both deltalake and polars accept these upper-case keys.
         ``bucket`` is accepted for symmetry; the bucket comes from the URL.
         """
         return {
-            "aws_endpoint_url": self.endpoint,
-            "aws_allow_http": "true",
-            "aws_access_key_id": ACCESS_KEY,
-            "aws_secret_access_key": SECRET_KEY,
-            "aws_region": REGION,
-            "aws_conditional_put": "etag",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_REGION": REGION,
+            "AWS_CONDITIONAL_PUT": "etag",
         }
 
     def fsspec_options(self) -> dict[str, Any]:
@@ -152,3 +191,11 @@ class S3Emulator:
             "endpoint_url": self.endpoint,
             "client_kwargs": {"endpoint_url": self.endpoint, "region_name": REGION},
         }
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="moto S3 server on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    _serve_child(parser.parse_args().port)
