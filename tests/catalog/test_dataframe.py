@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_query import build_world
+from test_query import isolated_world
 
 import lakecat as lc
 from lakecat.catalog import instance
@@ -12,13 +12,7 @@ from lakecat.catalog import instance
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    base = tmp_path_factory.mktemp("frames")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LAKECAT_HOME", str(base / "home"))
-        mp.setattr(instance, "_current", None)
-        files = base / "files"
-        files.mkdir()
-        return build_world(base / "catalog", files)
+    return isolated_world(tmp_path_factory)
 
 
 @pytest.fixture

@@ -85,8 +85,8 @@ def build_world(root, files) -> instance.Catalog:
     return catalog
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def isolated_world(tmp_path_factory) -> instance.Catalog:
+    """`build_world` in a fresh folder, remembered nowhere outside it."""
     base = tmp_path_factory.mktemp("world")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LAKECAT_HOME", str(base / "home"))
@@ -94,6 +94,11 @@ def world(tmp_path_factory):
         files = base / "files"
         files.mkdir()
         return build_world(base / "catalog", files)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return isolated_world(tmp_path_factory)
 
 
 @pytest.fixture
