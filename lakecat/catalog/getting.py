@@ -117,9 +117,11 @@ def _by_id(qs: QuerySet, pk: int) -> SQLRecord:
     model = qs.model
     if not _plain(qs):
         return _one(qs._clone(scoped=False).filter(id=pk))
-    frame = instance.current().frame(model._schema.table)
+    catalog = instance.current()
+    table = model._schema.table
+    frame = catalog.frame(table)
     ids = frame.get_column("id")
-    if ids.flags["SORTED_ASC"]:
+    if _sorted_ids(catalog, table, frame):
         position = ids.search_sorted(pk, side="left")
         if position < frame.height and ids[position] == pk:
             return model._from_row(frame.row(position, named=True))
@@ -128,6 +130,25 @@ def _by_id(qs: QuerySet, pk: int) -> SQLRecord:
     if rows.height == 0:
         raise _missing(model)
     return model._from_row(rows.row(0, named=True))
+
+
+#: per (catalog, table): the last snapshot whose ids were checked to be sorted
+_SORTED_IDS: dict[tuple[int, str], weakref.ref[pl.DataFrame]] = {}
+
+
+def _sorted_ids(catalog, table: str, frame: pl.DataFrame) -> bool:
+    """Whether the frame's ids ascend (checked once per snapshot), for binary search."""
+    ids = frame.get_column("id")
+    if ids.flags["SORTED_ASC"]:
+        return True
+    key = (id(catalog), table)
+    seen = _SORTED_IDS.get(key)
+    if seen is not None and seen() is frame:
+        return True
+    if ids.is_sorted():
+        _SORTED_IDS[key] = weakref.ref(frame)
+        return True
+    return False
 
 
 def _one_uid(qs: QuerySet, uid: str) -> SQLRecord:

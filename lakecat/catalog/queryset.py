@@ -38,6 +38,8 @@ EXACT_KEYS = frozenset({"id", "uid", "hash", "id__in", "uid__in", "hash__in"})
 RUN_KIND = "__lamindb_run__"
 #: helper columns of ordered and sliced plans
 ROW, RANK = "__lakecat_row", "__lakecat_rank"
+#: sliced orderings up to this many rows sort only the rows that can make the cut
+TOP_LIMIT = 100_000
 #: registries whose `filter(**kwargs)` also understands feature names
 FEATURE_REGISTRIES = frozenset({"Artifact"})
 
@@ -319,7 +321,12 @@ class QuerySet:
             )
             plan = plan.join(ranks, on="id", how="inner").sort(RANK)
         elif self._order:
-            plan = self._ordered(plan)
+            plan, keys, descending = self._sort_keys(plan)
+            limit = None if self._window is None else self._window[1]
+            if limit is not None and limit <= TOP_LIMIT:
+                plan = _top(plan, keys, descending, limit)
+            else:
+                plan = plan.sort(keys, descending=descending, nulls_last=descending)
         if self._window is not None:
             start, stop = self._window
             plan = plan.slice(start, None if stop is None else stop - start)
@@ -368,11 +375,13 @@ class QuerySet:
                 return hops, "id"
         raise AssertionError(path)
 
-    def _ordered(self, plan: pl.LazyFrame) -> pl.LazyFrame:
+    def _sort_keys(
+        self, plan: pl.LazyFrame
+    ) -> tuple[pl.LazyFrame, list[str], list[bool]]:
+        """`plan` with a column per order key (joined along foreign keys), the keys."""
         catalog = self._catalog
         keys: list[str] = []
         descending: list[bool] = []
-        extra: list[str] = []
         for n, spec in enumerate(self._order):
             hops, column = self._order_target(spec.removeprefix("-"))
             if not hops:
@@ -390,16 +399,13 @@ class QuerySet:
                     plan = plan.join(
                         right, on=f"{key}_{h}", how="left", maintain_order="left"
                     )
-                    extra.append(f"{key}_{h}")
-                extra.append(f"{key}_{len(hops)}")
                 key = f"{key}_{len(hops)}"
             keys.append(key)
             descending.append(spec.startswith("-"))
         if "id" not in keys:  # ties in ascending id, whatever the sort algorithm
             keys.append("id")
             descending.append(False)
-        plan = plan.sort(keys, descending=descending, nulls_last=descending)
-        return plan.drop(extra) if extra else plan
+        return plan, keys, descending
 
     def __lakecat_ids__(self) -> tuple[str, pl.Series]:
         rows = self._cached()
@@ -586,6 +592,34 @@ class QuerySet:
             start, stop = self._window
             extra += f", [{start}:{'' if stop is None else stop}]"
         return f"<QuerySet {self._schema.name}: {conditions}{extra}>"
+
+
+def _top(
+    plan: pl.LazyFrame, keys: list[str], descending: list[bool], limit: int
+) -> pl.LazyFrame:
+    """The first `limit` rows of `plan` in key order, without sorting all of it.
+
+    A sort on several keys costs several times one on a single key, so the
+    `limit`-th value of the first key is found first (a single-key top-k) and only
+    rows at or before it are sorted on every key: ties on it are all kept.
+    """
+    narrow = plan.select([ROW, *dict.fromkeys(keys)]).collect()
+    if narrow.height > limit:
+        first, desc = keys[0], descending[0]
+        cut = (
+            narrow.lazy()
+            .select(first)
+            .sort(first, descending=desc, nulls_last=desc)
+            .slice(limit - 1, 1)
+            .collect()
+            .item()
+        )
+        if cut is not None:
+            column = pl.col(first)
+            narrow = narrow.filter(
+                column >= cut if desc else column.is_null() | (column <= cut)
+            )
+    return narrow.lazy().sort(keys, descending=descending, nulls_last=descending)
 
 
 def _hidden(schema: RegistrySchema) -> list[str]:

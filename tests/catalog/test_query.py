@@ -459,6 +459,23 @@ def test_order_by_golden(w, fields, expected):
     assert ids(lc.Artifact.filter().order_by(*fields)) == expected
 
 
+@pytest.mark.parametrize(
+    ("fields", "window", "expected"),
+    [
+        (("suffix",), slice(0, 2), [2, 4]),
+        (("suffix",), slice(1, 3), [4, 5]),
+        (("-suffix",), slice(0, 2), [6, 3]),
+        (("kind",), slice(0, 2), [1, 2]),
+        (("-kind",), slice(0, 4), [3, 4, 5, 1]),
+        (("kind", "-id"), slice(0, 4), [6, 2, 1, 5]),
+        (("-run__name",), slice(0, 3), [1, 2, 3]),
+        (("size",), slice(0, 10), [2, 6, 3, 5, 1, 4]),
+    ],
+)
+def test_order_by_sliced_top_rows_golden(w, fields, window, expected):
+    assert ids(lc.Artifact.filter().order_by(*fields)[window]) == expected
+
+
 def test_order_by_replaces_previous_ordering(w):
     qs = lc.Artifact.filter().order_by("size").order_by("-size")
     assert ids(qs) == [4, 1, 5, 3, 6, 2]
