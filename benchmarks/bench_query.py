@@ -13,9 +13,10 @@ rows, warm (the tables already in memory):
 - sqlite: stdlib `sqlite3` in memory with an index on every filtered column.
 
 Every engine returns the matching rows (the full rows, ordered where the query
-orders), so the work compared is the same. Medians of RUNS warm runs, after two
-warm-ups. Also measured: a fresh process (import, connect, one filter) and, in a
-separate process that only runs the lakecat queries, its peak RSS.
+orders), so the work compared is the same. Medians of RUNS warm runs after two
+warm-ups; the engines take turns run by run, so background load hits all alike.
+Also measured: a fresh process (import, connect, one filter) and, in a separate
+process that only runs the lakecat queries, its peak resident memory.
 
 Run from the repository root:
 ``.venv/bin/python benchmarks/bench_query.py [--n 10000] [--n 1000000]``
@@ -24,8 +25,8 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -272,15 +273,18 @@ def sqlite_queries(catalog, sample_uid: str) -> dict[str, Callable[[], object]]:
     }
 
 
-def median_ms(run: Callable[[], object]) -> float:
-    for _ in range(WARMUPS):
-        run()
-    times = []
+def medians_ms(*runs: Callable[[], object]) -> list[float]:
+    """Median wall time of each callable; runs interleave so load hits all alike."""
+    for run in runs:
+        for _ in range(WARMUPS):
+            run()
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(RUNS):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for run, spent in zip(runs, times, strict=True):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) * 1000 for spent in times]
 
 
 def fresh_process(root: Path, home: Path) -> float:
@@ -301,15 +305,28 @@ def fresh_process(root: Path, home: Path) -> float:
     return statistics.median(times)
 
 
+def peak_rss_kb() -> int:
+    """Peak resident memory of this process in KiB (`VmHWM`)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def lakecat_process_rss(root: Path, home: Path, sample_uid: str, n: int) -> float:
     """Peak RSS (MB) of a process that connects and runs every lakecat query."""
     calls = "\n".join(
         f"for _ in range(3): {q}" for q in queries(n, sample_uid).values()
     )
+    # VmHWM, not ru_maxrss: Linux carries the parent's ru_maxrss into a child
     code = (
-        f"import resource, lakecat as lc\nlc.connect({str(root)!r})\n{calls}\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        f"import lakecat as lc\nlc.connect({str(root)!r})\n{calls}\n"
+        "print(peak_rss_kb())"
     )
+    code = f"{textwrap.dedent(inspect.getsource(peak_rss_kb))}\n{code}"
     env = {**os.environ, "LAKECAT_HOME": str(home)}
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -349,22 +366,22 @@ def run(n: int, workdir: Path) -> None:
         compiled = compile(source, name, "eval")
         result = eval(compiled, namespace)
         count = result.height if isinstance(result, pl.DataFrame) else 1
-        ours = median_ms(lambda c=compiled: eval(c, namespace))
-        floor = median_ms(hand[name])
-        other = median_ms(lite[name])
+        ours, floor, other = medians_ms(
+            lambda c=compiled: eval(c, namespace), hand[name], lite[name]
+        )
         flag = " !" if target is not None and ours > target else ""
         print(
             f"{name:32} {count:>8} {ours:>8.2f}  {floor:>8.2f}  {other:>8.2f}  "
             f"{ours / floor:>5.2f}  {ours / other:>5.2f}{flag}"
         )
     reads = sum(catalog.tables.reads.values())
-    median_ms(lambda: lc.Artifact.filter(records__name="record_7").count())
+    medians_ms(lambda: lc.Artifact.filter(records__name="record_7").count())
     assert sum(catalog.tables.reads.values()) == reads, "warm queries re-read a table"
     fresh = fresh_process(root, home)
     print(f"fresh process (import, connect, one filter): {fresh:.2f} s")
     rss = lakecat_process_rss(root, home, sample_uid, n)
     print(f"peak RSS of a lakecat-only process running every query: {rss:,.0f} MB")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = peak_rss_kb() / 1024
     print(f"peak RSS of this process (builder + sqlite + all engines): {own:,.0f} MB")
 
 

@@ -53,6 +53,15 @@ class _Node:
     kwargs: bool
     #: from `filter()` (True) or `exclude()` (False)
     positive: bool
+    #: what it names that lifts default scoping: (a branch, an exact row, `kind`)
+    lifts: tuple[bool, bool, bool] = (False, False, False)
+
+    @classmethod
+    def make(cls, registry: str, q: Q, *, kwargs: bool, positive: bool) -> _Node:
+        node = cls(q, kwargs, positive)
+        return cls(
+            q, kwargs, positive, _mentions(registry, node) if positive else node.lifts
+        )
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,33 @@ class _Compiled:
     deps: tuple[tuple[str, pl.DataFrame], ...]
 
 
-def _mentions_branch(key: str) -> bool:
-    head = key.split("__", 1)[0]
-    return head in ("branch", "branch_id")
+#: scoping expressions by (registry, current branch, scope branch, hide run kind)
+_SCOPES: dict[tuple[str, int, bool, bool], tuple[pl.Expr, ...]] = {}
 
 
-def _heads(registry: str, q: Q) -> list[str]:
-    return [canonical_key(registry, key) for key in q.lookup_keys()]
+def _scope_exprs(registry: str, branch: int, by_branch: bool, hide_runs: bool):
+    exprs = []
+    if by_branch:
+        column = pl.col("branch_id")
+        exprs.append(column == 1 if branch == 1 else column.is_in([1, branch]))
+    if registry == "Artifact" and hide_runs:
+        exprs.append(pl.col("kind").ne_missing(RUN_KIND))
+    return tuple(exprs)
+
+
+def _mentions(registry: str, node: _Node) -> tuple[bool, bool, bool]:
+    """Whether a `filter()` group names a branch, an exact row key, or `kind`.
+
+    A branch anywhere in the tree lifts branch scoping; exact keys (`uid=`) and
+    `kind` count only as keyword arguments of `filter()`, as in LaminDB.
+    """
+    keys = [canonical_key(registry, key) for key in node.q.lookup_keys()]
+    branch = any(key.split("__", 1)[0] in ("branch", "branch_id") for key in keys)
+    if not node.kwargs:
+        return branch, False, False
+    exact = any(key in EXACT_KEYS for key in keys)
+    kind = any(key.startswith("kind") for key in node.q.lookup_keys())
+    return branch, exact, kind
 
 
 class QuerySet:
@@ -147,15 +176,17 @@ class QuerySet:
                 raise errors.UnsupportedError(msg)
         nodes = []
         if queries:
-            nodes.append(_Node(Q(*queries), kwargs=False, positive=True))
+            nodes.append(_Node.make(name, Q(*queries), kwargs=False, positive=True))
         if kwargs:
-            nodes.append(_Node(Q(**kwargs), kwargs=True, positive=True))
+            nodes.append(_Node.make(name, Q(**kwargs), kwargs=True, positive=True))
         return self._extended(tuple(nodes))
 
     def exclude(self, *queries: Any, **kwargs: Any) -> QuerySet:
         """Rows for which the condition is not true (rows with nulls included)."""
         self._check_unsliced("filter")
-        node = _Node(~Q(*queries, **kwargs), kwargs=False, positive=False)
+        node = _Node.make(
+            self._schema.name, ~Q(*queries, **kwargs), kwargs=False, positive=False
+        )
         return self._extended((node,))
 
     def _extended(self, nodes: tuple[_Node, ...]) -> QuerySet:
@@ -203,14 +234,11 @@ class QuerySet:
             raise ValueError(msg)
         rows = self._cached()
         if rows is None:
-            rows = self._plan().slice(item, 1).collect()
-            position = 0
-        else:
-            position = item
-        if position >= rows.height:
+            rows = self._head(item + 1)
+        if item >= rows.height:
             msg = f"{self._schema.name} queryset index {item} is out of range"
             raise IndexError(msg)
-        return self.model._from_row(rows.row(position, named=True))
+        return self.model._from_row(rows.row(item, named=True))
 
     def _slice(self, item: slice) -> tuple[int, int | None]:
         if item.step not in (None, 1):
@@ -261,34 +289,40 @@ class QuerySet:
             compiled = self._compiled = _Compiled(exprs, deps)
         return [*compiled.exprs, *self._scope()]
 
-    def _scope(self) -> list[pl.Expr]:
+    def _scope(self) -> tuple[pl.Expr, ...]:
         """Default scoping: main (and current) branch; no run artifacts."""
         if not self._scoped:
-            return []
+            return ()
         schema = self._schema
         registry = schema.name
-        positive = [node for node in self._nodes if node.positive]
-        keys = [key for node in positive for key in _heads(registry, node.q)]
-        exact = [
-            canonical_key(registry, lk.key) for node in positive if node.kwargs
-            for lk in node.q.lookups
-        ]  # fmt: skip
-        exprs = []
-        if schema.has_branch and not (
-            any(_mentions_branch(k) for k in keys)
-            or any(k in EXACT_KEYS for k in exact)
-        ):
-            branch = self._catalog.branch_id
-            column = pl.col("branch_id")
-            exprs.append(column == 1 if branch == 1 else column.is_in([1, branch]))
-        kwargs = [
-            key for node in positive if node.kwargs for key in node.q.lookup_keys()
-        ]
-        if registry == "Artifact" and not any(k.startswith("kind") for k in kwargs):
-            exprs.append(pl.col("kind").ne_missing(RUN_KIND))
+        branch = self._catalog.branch_id
+        lifted = kind = False
+        for node in self._nodes:
+            node_branch, node_exact, node_kind = node.lifts
+            lifted = lifted or node_branch or node_exact
+            kind = kind or node_kind
+        key = (registry, branch, schema.has_branch and not lifted, not kind)
+        exprs = _SCOPES.get(key)
+        if exprs is None:
+            exprs = _SCOPES[key] = _scope_exprs(*key)
         return exprs
 
     # evaluating
+
+    def _base(self) -> tuple[pl.DataFrame, pl.Expr | None]:
+        """The registry frame and the combined condition (None: every row)."""
+        conditions = self._conditions()
+        table = self._schema.table
+        main = self._catalog.frame(table)
+        self._plan_deps = (*self._compiled.deps, (table, main))
+        condition = conditions[0] if conditions else None
+        for other in conditions[1:]:
+            condition = condition & other
+        return main, condition
+
+    @property
+    def _reshaped(self) -> bool:
+        return self._ranked is not None or bool(self._order) or self._window is not None
 
     def _plan(self) -> pl.LazyFrame:
         """Conditions, ordering and slicing over the registry frame.
@@ -298,22 +332,13 @@ class QuerySet:
         and only the chosen rows are gathered: `order_by(...)[:100]` never
         materializes the other columns of a million filtered rows.
         """
-        catalog = self._catalog
-        conditions = self._conditions()
-        table = self._schema.table
-        main = catalog.frame(table)
-        self._plan_deps = (*self._compiled.deps, (table, main))
-        plan = main.lazy()
-        reshaped = self._ranked is not None or self._order or self._window is not None
-        if reshaped:
-            plan = plan.with_row_index(ROW)
-        if conditions:
-            condition = conditions[0]
-            for other in conditions[1:]:
-                condition = condition & other
+        main, condition = self._base()
+        if not self._reshaped:
+            plan = main.lazy()
+            return plan if condition is None else plan.filter(condition)
+        plan = main.lazy().with_row_index(ROW)
+        if condition is not None:
             plan = plan.filter(condition)
-        if not reshaped:
-            return plan
         if self._ranked is not None:
             ranks = pl.LazyFrame(
                 {"id": list(self._ranked), RANK: range(len(self._ranked))},
@@ -333,6 +358,21 @@ class QuerySet:
         positions = plan.select(ROW).collect().get_column(ROW)
         return main[positions].lazy()
 
+    def _head(self, n: int, *, last: bool = False) -> pl.DataFrame:
+        """At most `n` rows from the start (or the end) of the result."""
+        rows = self._cached()
+        if rows is not None:
+            return rows.tail(n) if last else rows.head(n)
+        if self._reshaped:
+            plan = self._plan()
+            return (plan.tail(n) if last else plan.head(n)).collect()
+        main, condition = self._base()
+        if condition is None:
+            return main.tail(n) if last else main.head(n)
+        found = condition.arg_true()
+        found = found.tail(n) if last else found.head(n)
+        return main[main.select(found).to_series()]
+
     def _cached(self) -> pl.DataFrame | None:
         if self._cache is None:
             return None
@@ -343,7 +383,12 @@ class QuerySet:
         """The matching rows, ordered and sliced (all stored columns)."""
         rows = self._cached()
         if rows is None:
-            rows = self._plan().collect()
+            if self._reshaped:
+                rows = self._plan().collect()
+            else:
+                # an in-memory frame filters faster eagerly than through the optimizer
+                main, condition = self._base()
+                rows = main if condition is None else main.filter(condition)
             self._cache = (self._plan_deps, rows)
         return rows
 
@@ -444,26 +489,22 @@ class QuerySet:
         rows = self._cached()
         if rows is not None:
             return rows.height
-        return self._plan().select(pl.len()).collect().item()
+        if self._reshaped:
+            return self._plan().select(pl.len()).collect().item()
+        main, condition = self._base()
+        return main.height if condition is None else main.select(condition.sum()).item()
 
     def exists(self) -> bool:
-        rows = self._cached()
-        if rows is not None:
-            return rows.height > 0
-        return self._plan().head(1).select(pl.len()).collect().item() > 0
+        return self._head(1).height > 0
 
     def first(self) -> SQLRecord | None:
         """The first record in the current order (ascending id if unordered)."""
-        rows = self._cached()
-        if rows is None:
-            rows = self._plan().head(1).collect()
+        rows = self._head(1)
         return self.model._from_row(rows.row(0, named=True)) if rows.height else None
 
     def last(self) -> SQLRecord | None:
         """The last record in the current order (highest id if unordered)."""
-        rows = self._cached()
-        if rows is None:
-            rows = self._plan().tail(1).collect()
+        rows = self._head(1, last=True)
         return self.model._from_row(rows.row(-1, named=True)) if rows.height else None
 
     def one(self) -> SQLRecord:
@@ -486,8 +527,7 @@ class QuerySet:
         return self.model._from_row(rows.row(0, named=True)) if rows.height else None
 
     def _at_most_two(self) -> pl.DataFrame:
-        rows = self._cached()
-        return rows if rows is not None else self._plan().head(2).collect()
+        return self._head(2)
 
     def to_list(self, field: str | None = None) -> list[Any]:
         """The records, or the values of one field, in order."""
@@ -536,7 +576,10 @@ class QuerySet:
 
     def to_polars(self) -> pl.DataFrame:
         """The rows as a Polars DataFrame: `id` and the display columns."""
-        return self.to_lazy().collect()
+        rows = self._rows().clone()
+        for name in _hidden(self._schema):
+            rows.drop_in_place(name)
+        return rows
 
     def to_lazy(self) -> pl.LazyFrame:
         """The query as a Polars LazyFrame (`id` and the display columns)."""
