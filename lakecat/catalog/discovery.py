@@ -1,9 +1,10 @@
 """Finding records: ranked `search()`, auto-complete `lookup()`, and `view()`.
 
-Scope rule, one for all four: `Registry.search()` and `Registry.lookup()` look at
-every branch (trash included), as in LaminDB; `Registry.filter(...).search()`
-and `.lookup()` look at what the queryset holds, so trash is hidden there, as in
-`filter()` and `get(**kwargs)`. `get("<uid>")` finds trashed rows too.
+One scope rule for `search()`, `lookup()`, `filter()` and `get(**kwargs)`: the
+trash and the archive are hidden unless asked for, by filtering on a branch first
+(`Record.filter(branch_id=-1).search(...)`, or `branch=None` for every branch).
+LaminDB's registry-level `search()` and `lookup()` also see trashed rows; lakecat
+does not. Naming an exact row (`get("<uid>")`, `get(id=...)`) finds it anywhere.
 """
 
 from __future__ import annotations

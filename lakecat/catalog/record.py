@@ -382,13 +382,13 @@ class SQLRecord(metaclass=Registry):
     def search(cls, string: str | None, **kwargs: Any) -> QuerySet:
         from lakecat.catalog.queryset import QuerySet
 
-        return QuerySet(cls, scoped=False).search(string, **kwargs)
+        return QuerySet(cls).search(string, **kwargs)
 
     @classmethod
     def lookup(cls, field=None, return_field=None, keep="first"):
         from lakecat.catalog.queryset import QuerySet
 
-        return QuerySet(cls, scoped=False).lookup(field, return_field, keep=keep)
+        return QuerySet(cls).lookup(field, return_field, keep=keep)
 
 
 def format_value(value: Any) -> str:
