@@ -86,12 +86,14 @@ def lookup(qs: QuerySet, field=None, return_field=None, *, keep: str | bool = "f
     return Lookup(pairs, keep=keep, returns=values, prefix=prefix)
 
 
-def _registries_of(module: str) -> list[str]:
+def _registries_of(module: str, wanted: list[str] | None = None) -> list[str]:
+    """A module's registries sorted by class name; all of `wanted` or the usual ones."""
     catalog = instance.current()
     names = [
         qualified
         for qualified, schema in catalog.index.registries.items()
-        if schema.module == module and schema.name not in VIEW_SKIP
+        if schema.module == module
+        and (schema.name in wanted if wanted is not None else schema.name not in VIEW_SKIP)
     ]
     return sorted(names, key=lambda q: catalog.index.registry(q).name)
 
@@ -108,17 +110,17 @@ def view(df: pd.DataFrame | None = None, *, limit: int = VIEW_LIMIT, modules=Non
         if module not in catalog.modules:
             msg = f"module {module!r} is not on this catalog; it has {list(catalog.modules)}"
             raise errors.InvalidArgument(msg)
-        if len(modules) > 1:
+    for module in modules:
+        shown = []
+        for qualified in _registries_of(module, registries):
+            frame = REGISTRY_CLASSES[qualified].to_dataframe(limit=limit)
+            if not frame.empty:
+                shown.append((catalog.index.registry(qualified).name, frame))
+        if shown and len(modules) > 1:
             middle = f"* module: {'bionty' if module == 'bio' else module} *"
             print("*" * len(middle), middle, "*" * len(middle), sep="\n")
-        for qualified in _registries_of(module):
-            schema = catalog.index.registry(qualified)
-            if registries is not None and schema.name not in registries:
-                continue
-            frame = REGISTRY_CLASSES[qualified].to_dataframe(limit=limit)
-            if frame.empty:
-                continue
-            print(schema.name)
+        for name, frame in shown:
+            print(name)
             print(_text(frame))
 
 
