@@ -811,3 +811,25 @@ def test_filter_json_column_paths(w):
     finally:
         run.params = None
         run.save()
+
+
+def test_filter_branch_and_transform_by_record_objects(w):
+    trash = lc.Branch.get(-1)
+    assert ids(lc.Artifact.filter(branch=trash)) == [7]
+    assert ids(lc.Artifact.filter(branch__in=[trash])) == [7]
+    assert ids(lc.Artifact.filter(lc.Q(branch=trash))) == [7]
+    assert ids(lc.Artifact.filter(transform=lc.Transform.get(2))) == [3, 4]
+
+
+def test_get_exact_keys_find_trashed(w):
+    trashed = lc.Artifact.get(7)
+    assert lc.Artifact.get(uid__in=[trashed.uid]).id == 7
+    assert lc.Artifact.get(hash=trashed.hash).id == 7
+    assert lc.Artifact.get(trashed.uid[:5]).id == 7
+
+
+def test_latest_version_empty_is_none(w):
+    assert lc.Transform.filter(key="nope").latest_version().one_or_none() is None
+    assert ids(lc.Transform.filter().latest_version()) == [1, 2]
+    with pytest.raises(ValueError, match="Record is not versioned"):
+        lc.Record.filter().latest_version()
