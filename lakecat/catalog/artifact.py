@@ -23,7 +23,7 @@ import polars as pl
 from lakecat.catalog import instance
 from lakecat.catalog.record import SQLRecord
 from lakecat.engine import errors
-from lakecat.engine.ids import base62_increment
+from lakecat.engine.ids import base62_increment, random_uid
 from lakecat.schemas.core import ARTIFACT
 
 logger = logging.getLogger(__name__)
@@ -243,48 +243,98 @@ class Artifact(SQLRecord, schema=ARTIFACT):
         raise errors.UnsupportedError(msg)
 
     def save(self) -> Artifact:
-        if self.id is not None or getattr(self, "_local_path", None) is None:
-            return super().save()
         catalog = instance.current()
+        if self.id is not None:
+            # `is_latest` belongs to versioning: a stale copy of this record must
+            # not promote or demote it again, so the committed value is kept
+            self._fill_defaults(catalog)
+            catalog.update("artifact", [self._row()], keep=("is_latest",))
+            return self
+        if getattr(self, "_local_path", None) is None:
+            return super().save()
         self._fill_defaults(catalog)
         self._values["id"] = catalog.allocate_ids("artifact", 1)[0]
-        previous = self._previous_version(catalog)
-        self._assign_version_uid(previous)
-        catalog.objects.put(self._local_path, self.path)
-        rows = [self._row()]
-        if previous is not None:
-            old = previous._row()
-            old["is_latest"] = False
-            rows.append(old)
-            catalog.upsert("artifact", rows)
+        stored: list[str] = []  # where this save put the bytes (its uid may change)
+        taken: set[str] = set()  # uids another writer holds bytes under
+
+        def resolve(committed: pl.DataFrame) -> list[dict[str, Any]]:
+            """This version and its demoted predecessors, computed on `committed`.
+
+            Called again after a conflict: the version counter and the previous
+            latest come from the fresh rows. The bytes go first, create-if-absent
+            under the uid, so a row never precedes its bytes and two writers
+            never share a uid.
+            """
+            previous = self._previous_version(catalog, committed)
+            while True:
+                self._assign_version_uid(previous, committed, taken)
+                path = self.path
+                if stored and stored[-1] == path:
+                    break
+                if catalog.objects.put_exclusive(self._local_path, path):
+                    if stored:
+                        catalog.objects.remove(stored[-1])
+                    stored.append(path)
+                    break
+                taken.add(self.uid)
+            return [self._row(), *({**row, "is_latest": False} for row in previous)]
+
+        if self.key is None and self._revises is None:
+            catalog.insert("artifact", resolve(pl.DataFrame()))
         else:
-            catalog.insert("artifact", rows)
+            catalog.insert_version("artifact", resolve, family="key")
         self._local_path = None
         return self
 
-    def _previous_version(self, catalog) -> Artifact | None:
+    def _previous_version(
+        self, catalog, committed: pl.DataFrame
+    ) -> list[dict[str, Any]]:
+        """The latest rows of this artifact's family in `committed`, newest first.
+
+        The family is the key's (or, with `revises=`, the uid stem's); more than
+        one latest row only in a catalog damaged by an older writer, and this
+        version demotes them all.
+        """
         if self._revises is not None:
             stem = self._revises.uid[:16]
-            family = Artifact.objects.filter(uid__startswith=stem, is_latest=True)
-            return family.first() or self._revises
-        key = self.key
-        if key is None:
-            return None
-        return Artifact.filter(key=key, is_latest=True).order_by("-created_at").first()
+            family = committed.filter(pl.col("uid").str.starts_with(stem))
+            latest = family.filter(pl.col("is_latest"))
+            if latest.is_empty():
+                latest = family.filter(pl.col("id") == self._revises.id)
+        elif self.key is not None:
+            branches = sorted({1, catalog.branch_id})
+            latest = committed.filter(
+                (pl.col("key") == self.key)
+                & pl.col("is_latest")
+                & pl.col("branch_id").is_in(branches)
+            )
+        else:
+            return []
+        latest = latest.filter(pl.col("id") != self.id)
+        return latest.sort("created_at", "id", descending=True).to_dicts()
 
-    def _assign_version_uid(self, previous: Artifact | None) -> None:
-        if previous is None:
-            if len(self._values["uid"]) == 16:
-                self._values["uid"] += "0000"
+    def _assign_version_uid(
+        self, previous: list[dict[str, Any]], committed: pl.DataFrame, taken: set[str]
+    ) -> None:
+        """The next uid of the family (its highest counter + 1), skipping `taken`."""
+        if not previous:
+            uid = self._values["uid"]
+            if len(uid) == 16:
+                uid += "0000"
+            if uid in taken:  # a random stem already in use: draw another
+                uid = random_uid(16) + "0000"
+            self._values["uid"] = uid
             return
-        stem = previous.uid[:16]
-        family = Artifact.objects.filter(uid__startswith=stem).values_list("uid", flat=True)
-        counter = max(uid[16:] for uid in family)
-        self._values["uid"] = stem + base62_increment(counter)
+        stem = previous[0]["uid"][:16]
+        family = committed.filter(pl.col("uid").str.starts_with(stem)).get_column("uid")
+        counters = [uid[16:] for uid in [*family.to_list(), *taken] if uid[:16] == stem]
+        self._values["uid"] = stem + base62_increment(max(counters, default="0000"))
         if self._values.get("key") is None:
-            self._values["key"] = previous.key
+            self._values["key"] = previous[0]["key"]
 
-    def delete(self, permanent: bool | None = None, storage: bool | None = None) -> None:
+    def delete(
+        self, permanent: bool | None = None, storage: bool | None = None
+    ) -> None:
         """Trash the artifact; `permanent=True` removes its row, links and bytes."""
         catalog = instance.current()
         if self.id is None:

@@ -4,12 +4,19 @@ Inside the block every insert, update and delete is kept in memory; queries in t
 same process see the buffer laid over the committed rows. On exit the buffer is
 written with one commit per table touched, link tables and labels before the
 records that own them, so that the owner's commit is the point at which a reader
-sees the whole record. If the block raises, nothing is written.
+sees the whole record: a crash before it leaves only unreachable link rows (their
+owner's id is never reused), never an owner without its links. If the block
+raises, nothing is written.
+
+New versions (`Catalog.insert_version`) are kept as the functions that compute
+them; at commit they run again on the freshly committed rows, and after a
+conflict once more, so a batch never makes a stale version the latest.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -25,6 +32,8 @@ ID_BLOCK = 512
 #: tables committed last, in this order: the owners that make a record visible
 OWNERS = ("run", "collection", "artifact")
 
+Resolver = Callable[[pl.DataFrame], list[dict[str, Any]]]
+
 
 class Batch:
     """The pending writes of one `lc.batch()` block."""
@@ -33,7 +42,14 @@ class Batch:
         self.catalog = catalog
         self.inserts: dict[str, list[dict[str, Any]]] = {}
         self.updates: dict[str, dict[int, dict[str, Any]]] = {}
+        #: per table and id, the columns whose committed value an update keeps
+        self.kept: dict[str, dict[int, frozenset[str]]] = {}
         self.deletes: dict[str, list[tuple[str, list[int]]]] = {}
+        self.versions: dict[str, list[Resolver]] = {}
+        #: per table, the columns that name a version family (see `TableStore.update`)
+        self.families: dict[str, set[str]] = {}
+        #: the rows the resolvers last produced, for the overlay
+        self._versioned: dict[str, dict[int, dict[str, Any]]] = {}
         self._ids: dict[str, range] = {}
         self._overlays: dict[str, tuple[int, pl.DataFrame, pl.DataFrame]] = {}
         self._generation = 0
@@ -51,19 +67,37 @@ class Batch:
         self.inserts.setdefault(table, []).extend(rows)
         self._generation += 1
 
-    def update(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def update(
+        self, table: str, rows: list[dict[str, Any]], *, keep: Iterable[str] = ()
+    ) -> None:
+        kept = frozenset(keep)
         pending = {row["id"]: row for row in self.inserts.get(table, [])}
         for row in rows:
             if row["id"] in pending:
-                pending[row["id"]].update(row)
+                pending[row["id"]].update(
+                    {k: v for k, v in row.items() if k not in kept}
+                )
             else:
                 self.updates.setdefault(table, {})[row["id"]] = row
+                self.kept.setdefault(table, {})[row["id"]] = kept
+        self._generation += 1
+
+    def insert_version(
+        self, table: str, resolve: Resolver, *, family: Iterable[str] = ()
+    ) -> None:
+        rows = resolve(self.catalog.frame(table))
+        self.versions.setdefault(table, []).append(resolve)
+        self.families.setdefault(table, set()).update(family)
+        produced = self._versioned.setdefault(table, {})
+        produced.update((row["id"], row) for row in rows)
         self._generation += 1
 
     def delete(self, table: str, column: str, ids: list[int]) -> None:
         doomed = set(ids)
         if table in self.inserts:
-            self.inserts[table] = [r for r in self.inserts[table] if r.get(column) not in doomed]
+            self.inserts[table] = [
+                r for r in self.inserts[table] if r.get(column) not in doomed
+            ]
         if column == "id" and table in self.updates:
             for i in doomed:
                 self.updates[table].pop(i, None)
@@ -72,7 +106,7 @@ class Batch:
 
     def overlay(self, table: str, base: pl.DataFrame) -> pl.DataFrame:
         """`base` with this batch's pending changes applied."""
-        if table not in self.inserts and table not in self.updates and table not in self.deletes:
+        if not any(table in pending for pending in self._pending()):
             return base
         cached = self._overlays.get(table)
         if cached is not None and cached[0] == self._generation and cached[1] is base:
@@ -80,29 +114,90 @@ class Batch:
         frame = base
         for column, ids in self.deletes.get(table, []):
             frame = frame.filter(~pl.col(column).is_in(ids))
-        schema = self.catalog.tables.schemas[table]
-        if self.updates.get(table):
-            changed = pl.DataFrame(list(self.updates[table].values()), schema=schema, strict=False)
-            frame = frame.update(changed, on="id", include_nulls=True)
-        if self.inserts.get(table):
-            added = pl.DataFrame(self.inserts[table], schema=schema, strict=False)
-            frame = pl.concat([frame, added])
+        frame = self._apply(table, frame, list(self._versioned.get(table, {}).values()))
         self._overlays[table] = (self._generation, base, frame)
         return frame
 
     def commit(self) -> None:
         catalog = self.catalog
-        tables = set(self.inserts) | set(self.updates) | set(self.deletes)
-        order = sorted(tables, key=lambda t: (t in OWNERS, OWNERS.index(t) if t in OWNERS else 0, t))
+        tables = set().union(*self._pending())
+        order = sorted(
+            tables,
+            key=lambda t: (t in OWNERS, OWNERS.index(t) if t in OWNERS else 0, t),
+        )
         for table in order:
             for column, ids in self.deletes.get(table, []):
                 catalog.tables.delete(table, column, ids)
-            updates = list(self.updates.get(table, {}).values())
-            inserts = self.inserts.get(table, [])
-            if updates:
-                # one merge, so new rows and changed rows become visible together
-                frame = catalog._frame_of(table, updates + inserts)
-                catalog.tables.update(table, frame, insert=bool(inserts))
-            elif inserts:
-                catalog.tables.append(table, catalog._frame_of(table, inserts))
+            if self.updates.get(table) or self.versions.get(table):
+                # one merge, so new rows, new versions and changed rows land together
+                catalog.tables.update(
+                    table,
+                    lambda committed, t=table: self._rows(t, committed),
+                    insert=bool(self.inserts.get(table) or self.versions.get(table)),
+                    family=sorted(self.families.get(table, ())),
+                )
+            elif self.inserts.get(table):
+                catalog.tables.append(
+                    table, catalog._frame_of(table, self.inserts[table])
+                )
         logger.debug("committed batch over %d tables", len(order))
+
+    # helpers
+
+    def _pending(self) -> tuple[dict[str, Any], ...]:
+        return self.inserts, self.updates, self.deletes, self.versions
+
+    def _rows(self, table: str, committed: pl.DataFrame) -> pl.DataFrame:
+        """Everything to merge into `table`, new versions recomputed on `committed`."""
+        catalog = self.catalog
+        inserts = self.inserts.get(table, [])
+        produced: dict[int, dict[str, Any]] = {}
+        working = self._upsert(table, committed, inserts)
+        for resolve in self.versions.get(table, []):
+            rows = resolve(working)
+            produced.update((row["id"], row) for row in rows)
+            working = self._upsert(table, working, rows)
+        self._versioned[table] = produced
+        updates = self._kept_from(table, working)
+        return catalog._frame_of(table, [*inserts, *produced.values(), *updates])
+
+    def _apply(
+        self, table: str, frame: pl.DataFrame, versioned: list[dict[str, Any]]
+    ) -> pl.DataFrame:
+        """Pending inserts, then resolved versions, then updates, over `frame`."""
+        frame = self._upsert(table, frame, self.inserts.get(table, []))
+        frame = self._upsert(table, frame, versioned)
+        updates = self._kept_from(table, frame)
+        if updates:
+            changed = self.catalog._frame_of(table, updates)
+            frame = frame.update(changed, on="id", include_nulls=True)
+        return frame
+
+    def _upsert(
+        self, table: str, frame: pl.DataFrame, rows: list[dict[str, Any]]
+    ) -> pl.DataFrame:
+        if not rows:
+            return frame
+        new = self.catalog._frame_of(table, rows).unique(
+            "id", keep="last", maintain_order=True
+        )
+        kept = frame.filter(~pl.col("id").is_in(new.get_column("id").implode()))
+        return pl.concat([kept, new])
+
+    def _kept_from(self, table: str, frame: pl.DataFrame) -> list[dict[str, Any]]:
+        """The pending updates of `table`, kept columns taken from `frame`."""
+        updates = self.updates.get(table, {})
+        kept = self.kept.get(table, {})
+        ids = [i for i in updates if kept.get(i)]
+        current = {}
+        if ids:
+            rows = frame.filter(pl.col("id").is_in(ids)).iter_rows(named=True)
+            current = {row["id"]: row for row in rows}
+        out = []
+        for i, row in updates.items():
+            row = dict(row)
+            for column in kept.get(i, ()):
+                if i in current:
+                    row[column] = current[i][column]
+            out.append(row)
+        return out

@@ -5,6 +5,16 @@ Delta table per registry and link table, `objects/` for artifact bytes) and
 connects to it; `connect()` opens an existing one. The catalog in use is
 remembered in `$LAKECAT_HOME/settings.json` (default `~/.lakecat`) so a new process
 can `import lakecat as lc` and go on; `LAKECAT_CATALOG` overrides it.
+
+`lakecat.json` is written last, so a folder without it is not (yet) a catalog; an
+`init()` that was interrupted is finished by the next `init()` of the same place.
+
+Time travel is catalog-wide and by time: `connect(root, as_of=when)` or
+`catalog.at(when)` opens a read-only catalog in which every table is at its latest
+version committed at or before `when` (a datetime or an ISO string; naive means
+UTC). A version number belongs to one table, so `catalog.at(7, table="artifact")`
+means "when the artifact table reached version 7". Versions removed by vacuum or
+log cleanup raise `StorageError` instead of answering from a later state.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +33,7 @@ import polars as pl
 
 from lakecat.catalog.batch import Batch
 from lakecat.engine.compiler import Compiler
-from lakecat.engine.errors import StorageError
+from lakecat.engine.errors import InvalidArgument, StorageError
 from lakecat.engine.ids import IdAllocator, random_uid
 from lakecat.engine.objects import ObjectStore, is_remote
 from lakecat.engine.tables import TableStore
@@ -33,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 IDENTITY_FILE = "lakecat.json"
+#: what a catalog folder holds besides `lakecat.json` (an interrupted init leaves these)
+CATALOG_ENTRIES = frozenset({"tables", "objects"})
 #: reserved branch ids: 1 main (visible), 0 archive and -1 trash (hidden)
 BRANCHES = ((1, "main"), (0, "archive"), (-1, "trash"))
 
@@ -51,6 +63,25 @@ def _normalize_root(storage: str | os.PathLike) -> str:
     return str(Path(storage.removeprefix("file://")).expanduser().resolve())
 
 
+def as_datetime(when: datetime | str) -> datetime:
+    """A point in time as an aware UTC datetime (naive values and strings are UTC)."""
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+        except ValueError:
+            msg = f"as_of takes a datetime or an ISO 8601 string, got {when!r}"
+            raise InvalidArgument(msg) from None
+    if not isinstance(when, datetime):
+        msg = (
+            "as_of takes a datetime or an ISO 8601 string (a version number only "
+            f"with `table=`), got {type(when).__name__} {when!r}"
+        )
+        raise InvalidArgument(msg)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
 def settings_path() -> Path:
     home = os.environ.get("LAKECAT_HOME") or Path.home() / ".lakecat"
     return Path(home) / "settings.json"
@@ -66,7 +97,7 @@ class Catalog:
         storage_options: dict[str, str] | None = None,
         *,
         read_only: bool = False,
-        as_of: int | str | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         self.root = root
         self.identity = identity
@@ -75,7 +106,8 @@ class Catalog:
         self.modules: tuple[str, ...] = tuple(identity["modules"])
         self.storage_options = dict(storage_options or {})
         self.index: SchemaIndex = index_for(self.modules)
-        self.objects = ObjectStore(self.storage_options)
+        read_only = read_only or as_of is not None
+        self.objects = ObjectStore(self.storage_options, read_only=read_only)
         self.tables = TableStore(
             root,
             self.index.tables(),
@@ -97,6 +129,48 @@ class Catalog:
     def read_only(self) -> bool:
         return self.tables.read_only
 
+    @property
+    def as_of(self) -> datetime | None:
+        """The time this catalog shows, or None for the present."""
+        return self.tables.as_of
+
+    def at(self, when: datetime | str | int, *, table: str | None = None) -> Catalog:
+        """This catalog as it was at `when`, read-only.
+
+        `when` is a datetime or ISO string, or with `table=` a version number of
+        that table (the catalog when the table reached that version).
+
+        >>> catalog.at("2025-01-31T12:00:00Z").frame("artifact")  # doctest: +SKIP
+        """
+        if isinstance(when, int) and not isinstance(when, bool):
+            when = self._version_time(when, table)
+        elif table is not None:
+            msg = "`table=` goes with a version number, not with a datetime"
+            raise InvalidArgument(msg)
+        return Catalog.open(self.root, self.storage_options, as_of=as_datetime(when))
+
+    def _version_time(self, version: int, table: str | None) -> datetime:
+        """When `table` committed `version` (the store's time of its log entry)."""
+        if table is None:
+            msg = (
+                f"a version number ({version}) belongs to one table: pass `table=` "
+                "(e.g. `table='artifact'`) or give a datetime"
+            )
+            raise InvalidArgument(msg)
+        if table not in self.tables.specs:
+            msg = (
+                f"unknown table {table!r}; the catalog has {sorted(self.tables.specs)}"
+            )
+            raise InvalidArgument(msg)
+        entry = self.tables.log_entry(table, version)
+        if version < 0 or not self.objects.exists(entry):
+            msg = (
+                f"table `{table}` has no version {version} in its log (not committed "
+                "yet, or cleaned up: outside the retention window)"
+            )
+            raise StorageError(msg)
+        return self.objects.modified(entry)
+
     # reads
 
     def frame(self, table: str) -> pl.DataFrame:
@@ -114,12 +188,14 @@ class Catalog:
     # writes
 
     def allocate_ids(self, table: str, count: int) -> range:
+        self.tables._check_writable()
         if self.batch is not None:
             return self.batch.allocate(table, count)
         return self.ids.allocate(table, count, self.tables.max_id(table))
 
     def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Append rows (ids already set), or buffer them in an open batch."""
+        self.tables._check_writable()
         if not rows:
             return
         if self.batch is not None:
@@ -127,16 +203,49 @@ class Catalog:
             return
         self.tables.append(table, self._frame_of(table, rows))
 
-    def update(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def update(
+        self, table: str, rows: list[dict[str, Any]], *, keep: Iterable[str] = ()
+    ) -> None:
+        """Replace rows by id; columns in `keep` keep their committed values."""
+        self.tables._check_writable()
         if not rows:
             return
         if self.batch is not None:
-            self.batch.update(table, rows)
+            self.batch.update(table, rows, keep=keep)
             return
-        self.tables.update(table, self._frame_of(table, rows))
+        self.tables.update(table, self._frame_of(table, rows), keep=keep)
+
+    def insert_version(
+        self,
+        table: str,
+        resolve: Callable[[pl.DataFrame], list[dict[str, Any]]],
+        *,
+        family: str | None = None,
+    ) -> None:
+        """Commit a new version and its demoted predecessors in one merge.
+
+        `resolve(committed)` returns those rows computed from the table's committed
+        rows; after a conflict with a concurrent writer it is called again on the
+        fresh rows, so two writers of one family never both become the latest.
+        `family` is the column that names a family (`key`): a rival writer's first
+        version of the same family conflicts too. Inside a batch `resolve` runs
+        once now (for queries in the batch) and again at the batch's commit.
+        """
+        self.tables._check_writable()
+        families = () if family is None else (family,)
+        if self.batch is not None:
+            self.batch.insert_version(table, resolve, family=families)
+            return
+        self.tables.update(
+            table,
+            lambda committed: self._frame_of(table, resolve(committed)),
+            insert=True,
+            family=families,
+        )
 
     def upsert(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Insert new ids and replace existing ones, in one commit."""
+        self.tables._check_writable()
         if not rows:
             return
         if self.batch is not None:
@@ -147,6 +256,7 @@ class Catalog:
         self.tables.update(table, self._frame_of(table, rows), insert=True)
 
     def delete_rows(self, table: str, column: str, ids: Iterable[int]) -> None:
+        self.tables._check_writable()
         ids = list(ids)
         if not ids:
             return
@@ -160,6 +270,7 @@ class Catalog:
 
     @contextmanager
     def batching(self) -> Iterator[Batch]:
+        self.tables._check_writable()
         if self.batch is not None:
             yield self.batch
             return
@@ -187,17 +298,17 @@ class Catalog:
     ) -> Catalog:
         objects = ObjectStore(storage_options)
         identity_path = f"{root}/{IDENTITY_FILE}"
-        if not is_remote(root):
-            folder = Path(root)
-            if folder.exists() and not folder.is_dir():
-                msg = f"cannot create a catalog at {root}: it is a file"
-                raise StorageError(msg)
-            if folder.is_dir() and any(folder.iterdir()) and not (folder / IDENTITY_FILE).exists():
-                msg = (
-                    f"cannot create a catalog at {root}: the folder is not empty and "
-                    f"has no {IDENTITY_FILE}; pick an empty or new folder"
-                )
-                raise StorageError(msg)
+        if not is_remote(root) and Path(root).exists() and not Path(root).is_dir():
+            msg = f"cannot create a catalog at {root}: it is a file"
+            raise StorageError(msg)
+        foreign = sorted(set(objects.list_names(root)) - CATALOG_ENTRIES)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+            msg = (
+                f"cannot create a catalog at {root}: the folder is not empty and has "
+                f"no {IDENTITY_FILE} (it holds {shown}); pick an empty or new folder"
+            )
+            raise StorageError(msg)
         identity = {
             "uid": random_uid(12),
             "name": name or root.rstrip("/").rsplit("/", 1)[-1],
@@ -209,29 +320,38 @@ class Catalog:
         index_for(tuple(identity["modules"]))  # validates module names
         catalog = cls(root, identity, storage_options)
         catalog.tables.create_all()
-        catalog._seed(user or os.environ.get("LAKECAT_USER") or getpass.getuser(), user_name)
-        objects.write_bytes(identity_path, orjson.dumps(identity, option=orjson.OPT_INDENT_2))
+        catalog._seed(
+            user or os.environ.get("LAKECAT_USER") or getpass.getuser(), user_name
+        )
+        # the identity goes last and only once: a concurrent init that wrote it
+        # first wins, and this process connects to that catalog
+        written = orjson.dumps(identity, option=orjson.OPT_INDENT_2)
+        if not objects.create_exclusive(identity_path, written):
+            return cls.open(root, storage_options)
         return catalog
 
     def _seed(self, handle: str, user_name: str | None) -> None:
-        """The rows every catalog starts with: its user, space, branches and storage."""
+        """The rows every catalog starts with: its user, space, branches and storage.
+
+        Each table is seeded only while empty, by id, so an interrupted or
+        concurrent init never leaves two users or two storages.
+        """
         t = now()
         common = {"created_at": t, "created_by_id": 1}
-        if self.tables.frame("user").height:
-            return
-        self.insert("user", [{"id": 1, "uid": random_uid(8), "handle": handle,
-                              "name": user_name, "created_at": t, "updated_at": t}])  # fmt: skip
-        self.insert("space", [{"id": 1, "uid": "a" * 12, "name": "all", **common}])
-        self.insert("branch", [
-            {"id": i, "uid": random_uid(12), "name": n, "space_id": 1, **common}
-            for i, n in BRANCHES
-        ])  # fmt: skip
         storage_type = self.root.split("://", 1)[0] if is_remote(self.root) else "local"
-        self.insert("storage", [{
-            "id": 1, "uid": random_uid(12), "root": self.root, "type": storage_type,
-            "instance_uid": self.uid, "space_id": 1, "is_locked": False,
-            "branch_id": 1, "updated_at": t, **common,
-        }])  # fmt: skip
+        seeds = {
+            "user": [{"id": 1, "uid": random_uid(8), "handle": handle, "name": user_name,
+                      "created_at": t, "updated_at": t}],
+            "space": [{"id": 1, "uid": "a" * 12, "name": "all", **common}],
+            "branch": [{"id": i, "uid": random_uid(12), "name": n, "space_id": 1, **common}
+                       for i, n in BRANCHES],
+            "storage": [{"id": 1, "uid": random_uid(12), "root": self.root,
+                         "type": storage_type, "instance_uid": self.uid, "space_id": 1,
+                         "is_locked": False, "branch_id": 1, "updated_at": t, **common}],
+        }  # fmt: skip
+        for table, rows in seeds.items():
+            if self.tables.frame(table).is_empty():
+                self.tables.update(table, self._frame_of(table, rows), insert=True)
         for table in ("user", "space", "storage"):
             self.ids.allocate(table, 1, 0)
 
@@ -242,22 +362,49 @@ class Catalog:
         storage_options: dict[str, str] | None = None,
         *,
         read_only: bool = False,
-        as_of: int | str | None = None,
+        as_of: datetime | str | None = None,
     ) -> Catalog:
-        objects = ObjectStore(storage_options)
-        path = f"{root}/{IDENTITY_FILE}"
-        if not objects.exists(path):
-            msg = f"{root} is not a lakecat catalog: {IDENTITY_FILE} is missing"
-            raise StorageError(msg)
+        identity = read_identity(root, storage_options)
+        moment = None if as_of is None else as_datetime(as_of)
+        if moment is not None and identity.get("created_at"):
+            created = datetime.fromisoformat(identity["created_at"])
+            if moment < created:
+                msg = (
+                    f"catalog at {root} did not exist as of {moment.isoformat()}: "
+                    f"it was created at {created.isoformat()}"
+                )
+                raise StorageError(msg)
+        return cls(root, identity, storage_options, read_only=read_only, as_of=moment)
+
+
+def read_identity(root: str, storage_options: dict[str, str] | None) -> dict[str, Any]:
+    """The checked contents of a catalog's `lakecat.json`."""
+    objects = ObjectStore(storage_options)
+    path = f"{root}/{IDENTITY_FILE}"
+    if not objects.exists(path):
+        msg = f"{root} is not a lakecat catalog: {IDENTITY_FILE} is missing"
+        raise StorageError(msg)
+    try:
         identity = orjson.loads(objects.read_bytes(path))
-        version = identity.get("format_version", 0)
-        if version > FORMAT_VERSION:
-            msg = (
-                f"catalog at {root} has format version {version}, newer than this "
-                f"lakecat understands ({FORMAT_VERSION}); upgrade lakecat"
-            )
-            raise StorageError(msg)
-        return cls(root, identity, storage_options, read_only=read_only, as_of=as_of)
+    except orjson.JSONDecodeError as error:
+        msg = f"{path} is damaged (not JSON: {error}); restore it from a backup"
+        raise StorageError(msg) from error
+    missing = [
+        k
+        for k in ("uid", "name", "modules")
+        if not isinstance(identity, dict) or k not in identity
+    ]
+    if missing:
+        msg = f"{path} is damaged: it lacks {', '.join(missing)}"
+        raise StorageError(msg)
+    version = identity.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        msg = (
+            f"catalog at {root} has format version {version!r}, newer than this "
+            f"lakecat understands ({FORMAT_VERSION}); upgrade lakecat"
+        )
+        raise StorageError(msg)
+    return identity
 
 
 def current() -> Catalog:
@@ -342,12 +489,14 @@ def connect(
     *,
     storage_options: dict[str, str] | None = None,
     read_only: bool = False,
-    as_of: int | str | None = None,
+    as_of: datetime | str | None = None,
 ) -> Catalog:
     """Connect to an existing catalog (the remembered one if `root` is None).
 
-    `as_of` (a table version number or an ISO datetime) opens the catalog as it was
-    then, read-only.
+    `read_only=True` refuses every write with `StorageError`. `as_of` (a datetime
+    or ISO string) opens the catalog as it was then, read-only: each table at its
+    latest version committed at or before that time. For a version number of one
+    table use `catalog.at(version, table=...)`.
     """
     global _current
     if root is None:

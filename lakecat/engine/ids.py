@@ -8,6 +8,11 @@ means someone else took n+1, so it reads that claim and tries n+2. Ranges are
 therefore disjoint and increasing, ids stay dense within a process, and an id is
 never reused (a crashed writer leaves a gap, not a duplicate). The underscore
 keeps the folder out of Delta's sight, including vacuum's.
+
+Create-if-absent is `os.link` locally, `If-None-Match: *` on S3 and
+`ifGenerationMatch=0` on GCS (see `ObjectStore.create_exclusive`); a claim is
+written whole, so a writer killed mid-claim leaves either no claim or a full one.
+Claims are never deleted: a writer that remembers claim n must find it again.
 """
 
 from __future__ import annotations
@@ -45,27 +50,26 @@ class IdAllocator:
     def __init__(self, objects: ObjectStore, table_uri) -> None:
         self.objects = objects
         self.table_uri = table_uri
-        #: last claim number seen per table: where the next probe starts
-        self._last: dict[str, int] = {}
+        #: per table, the last claim seen (number, end of its range): the next
+        #: probe starts there, so a process reads each claim at most once
+        self._last: dict[str, tuple[int, int]] = {}
 
     def _claim_path(self, table: str, n: int) -> str:
         return f"{self.table_uri(table)}/{CLAIMS}/{n:012d}"
 
     def allocate(self, table: str, count: int, floor: int) -> range:
         """Claim `count` consecutive ids above `floor` (the table's current max id)."""
-        n = self._last.get(table)
-        if n is None:
-            n = self._latest_claim(table)
-        high = floor
-        if n > 0:
-            high = max(high, self._read_claim(table, n)[1])
+        if count < 1:
+            return range(0)
+        n, high = self._last.get(table) or self._latest(table)
+        high = max(high, floor)
         while True:
             start = high + 1
             end = start + count - 1
             if self.objects.create_exclusive(
                 self._claim_path(table, n + 1), f"{start} {end}".encode()
             ):
-                self._last[table] = n + 1
+                self._last[table] = (n + 1, end)
                 return range(start, end + 1)
             n += 1
             high = max(high, self._read_claim(table, n)[1])
@@ -74,7 +78,11 @@ class IdAllocator:
         start, end = self.objects.read_bytes(self._claim_path(table, n)).split()
         return int(start), int(end)
 
-    def _latest_claim(self, table: str) -> int:
+    def _latest(self, table: str) -> tuple[int, int]:
+        """The highest claim in the chain and the end of its range ((0, 0) if none)."""
         names = self.objects.list_names(f"{self.table_uri(table)}/{CLAIMS}")
         numbers = [int(name) for name in names if name.isdigit()]
-        return max(numbers, default=0)
+        if not numbers:
+            return 0, 0
+        n = max(numbers)
+        return n, self._read_claim(table, n)[1]
