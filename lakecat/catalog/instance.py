@@ -45,6 +45,8 @@ FORMAT_VERSION = 1
 IDENTITY_FILE = "lakecat.json"
 #: what a catalog folder holds besides `lakecat.json` (an interrupted init leaves these)
 CATALOG_ENTRIES = frozenset({"tables", "objects"})
+#: how many past catalogs `Catalog.at()` keeps open
+PAST_CATALOGS = 4
 #: reserved branch ids: 1 main (visible), 0 archive and -1 trash (hidden)
 BRANCHES = ((1, "main"), (0, "archive"), (-1, "trash"))
 
@@ -121,6 +123,8 @@ class Catalog:
         self.run_id: int | None = None
         self.batch: Batch | None = None
         self.compiler = Compiler(self.index, self.frame, self._feature_resolver)
+        #: catalogs opened by `at()`, most recently used last
+        self._past: dict[datetime, Catalog] = {}
 
     def __repr__(self) -> str:
         return f"Catalog(name={self.name!r}, root={self.root!r}, modules={list(self.modules)})"
@@ -137,17 +141,23 @@ class Catalog:
     def at(self, when: datetime | str | int, *, table: str | None = None) -> Catalog:
         """This catalog as it was at `when`, read-only.
 
-        `when` is a datetime or ISO string, or with `table=` a version number of
-        that table (the catalog when the table reached that version).
+        `when` is a datetime or ISO string, or a version number of `table` (the
+        catalog when that table reached that version; `table` is ignored for
+        times). The last few past catalogs are kept open, so repeated queries
+        at one time read each table once.
 
         >>> catalog.at("2025-01-31T12:00:00Z").frame("artifact")  # doctest: +SKIP
         """
         if isinstance(when, int) and not isinstance(when, bool):
             when = self._version_time(when, table)
-        elif table is not None:
-            msg = "`table=` goes with a version number, not with a datetime"
-            raise InvalidArgument(msg)
-        return Catalog.open(self.root, self.storage_options, as_of=as_datetime(when))
+        moment = as_datetime(when)
+        past = self._past.pop(moment, None)
+        if past is None:
+            past = Catalog.open(self.root, self.storage_options, as_of=moment)
+        self._past[moment] = past
+        while len(self._past) > PAST_CATALOGS:
+            del self._past[next(iter(self._past))]
+        return past
 
     def _version_time(self, version: int, table: str | None) -> datetime:
         """When `table` committed `version` (the store's time of its log entry)."""

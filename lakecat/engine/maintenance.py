@@ -50,13 +50,18 @@ COMPACT_ATTEMPTS = 4
 
 
 def compact(
-    store: TableStore, table: str, *, resort: bool | None = None
+    store: TableStore,
+    table: str,
+    *,
+    resort: bool | None = None,
+    above: int | None = None,
 ) -> dict[str, Any]:
     """Rewrite a table's small files into few, sorted by id; returns the metrics.
 
     `resort=None` sorts tables up to `RESORT_BYTES` and bin-packs larger ones.
-    Gives up quietly (returns `{"skipped": "conflict"}`) when concurrent merges
-    keep rewriting the same files.
+    With `above`, a table with that many files or fewer is left alone (another
+    writer compacted it first). Gives up quietly (returns `{"skipped": ...}`)
+    when concurrent merges keep rewriting the same files.
     """
     from deltalake import DeltaTable
     from deltalake.exceptions import CommitFailedError
@@ -64,6 +69,8 @@ def compact(
     store._check_writable()
     for attempt in range(COMPACT_ATTEMPTS):
         delta = DeltaTable(store.uri(table), storage_options=store._options)
+        if above is not None and len(delta.file_uris()) <= above:
+            return {"skipped": "compacted already"}
         try:
             metrics = _rewrite(delta, resort)
         except CommitFailedError as error:

@@ -529,8 +529,9 @@ class TableStore:
         if snapshot is not None:  # read your own writes, also within the 50 ms
             snapshot.checked_at = float("-inf")
 
-        if self.auto_compact and len(delta.file_uris()) > maintenance.SMALL_FILES:
-            maintenance.compact(self, table)
+        small = maintenance.SMALL_FILES
+        if self.auto_compact and len(delta.file_uris()) > small:
+            maintenance.compact(self, table, above=small)
 
     def _storage_error(self, action: str, table: str, error: Exception) -> StorageError:
         if isinstance(error, StorageError):

@@ -80,23 +80,24 @@ def crash_loop(args: dict) -> dict:
 
 
 def conflicting(args: dict) -> dict:
-    """Update one artifact over and over with no retries: some writes give up."""
+    """Rewrite one artifact over and over with no retries: some writes give up."""
     from lakecat.engine import tables
 
     tables.MAX_RETRIES = 0
     lc, _ = connect(args)
     artifact = lc.Artifact.get(key=args["key"])
     wait_for(args.get("start_at"))
-    gave_up = done = 0
+    done, gave_up = [], 0
     for i in range(args["count"]):
         artifact.description = f"{args['worker']}-{i}"
         try:
             artifact.save()
-            done += 1
         except lc.errors.ConflictError as error:
-            assert error.table == "artifact"
+            assert error.table == "artifact", error.table
             gave_up += 1
-    return {"gave_up": gave_up, "done": done}
+        else:
+            done.append(artifact.description)
+    return {"done": done, "gave_up": gave_up}
 
 
 def optimizing(args: dict) -> dict:

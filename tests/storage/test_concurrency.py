@@ -152,6 +152,27 @@ def test_writer_that_keeps_losing_raises_conflict_error(catalog, tmp_path, monke
     ]
 
 
+def test_writers_without_retries_give_up_with_conflict_error(tmp_path):
+    """Processes rewriting one row with `MAX_RETRIES = 0`: each write either lands
+    or raises the typed `ConflictError`; nothing else, and nothing half-done."""
+    root = str(tmp_path / "catalog")
+    lc.init(storage=root)
+    path = tmp_path / "a.txt"
+    path.write_text("a")
+    lc.Artifact(path, key="a.txt", description="start").save()
+    arguments = [
+        {"root": root, "worker": w, "key": "a.txt", "count": 15} for w in range(WRITERS)
+    ]
+
+    results = run_workers("conflicting", arguments)
+
+    assert all(len(r["done"]) + r["gave_up"] == 15 for r in results)
+    frame = lc.connect(root).frame("artifact")
+    assert frame.height == 1 and frame.get_column("is_latest").to_list() == [True]
+    landed = {d for r in results for d in r["done"]}
+    assert frame.get_column("description")[0] in landed
+
+
 def test_merge_does_not_conflict_with_unrelated_appends(catalog, tmp_path, monkeypatch):
     path = tmp_path / "a.txt"
     path.write_text("content")

@@ -104,6 +104,17 @@ def test_version_number_means_when_that_table_reached_it(history):
     assert then.frame("artifact_record").height == 1
 
 
+def test_past_catalogs_are_reused(history):
+    catalog, (_, t1, t2) = history
+
+    first = catalog.at(t1)
+    first.frame("artifact")
+
+    assert catalog.at(t1.isoformat()) is first
+    assert catalog.at(t2) is not first
+    assert catalog.at(t1, table="artifact") is first  # `table` only names versions
+
+
 def test_bad_as_of_values_raise_clear_errors(history):
     catalog, (t0, _, _) = history
     with pytest.raises(lc.errors.InvalidArgument, match="belongs to one table"):
