@@ -1,15 +1,45 @@
-"""Managers of to-many relations: `artifact.records`, `record.parents`, `type.records`."""
+"""Managers of to-many relations: `artifact.records`, `record.parents`, `type.records`.
+
+Link rows are written by `link_rows`, which `add()` and feature annotation share:
+a pair that is already linked (under the same feature) is not linked twice. The
+check reads committed links once per owner and, inside `lc.batch()`, keeps the
+batch's own link rows in a set, so annotating thousands of records in one batch
+never rescans the buffered rows.
+"""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from lakecat.catalog import instance
 from lakecat.engine.lookups import Q
 
 if TYPE_CHECKING:
+    from lakecat.catalog.batch import Batch
+    from lakecat.catalog.instance import Catalog
     from lakecat.catalog.queryset import QuerySet
     from lakecat.catalog.record import SQLRecord
+    from lakecat.schemas import Relation
+
+__all__ = [
+    "LinkKey",
+    "RelatedManager",
+    "Rows",
+    "allocate",
+    "derived",
+    "link_rows",
+    "new_links",
+    "rows_where_in",
+    "snapshot",
+    "write",
+]
+
+#: a link's identity for duplicate checks: (source id, target id, feature id)
+LinkKey = tuple[int, int, int | None]
 
 
 class RelatedManager:
@@ -38,13 +68,13 @@ class RelatedManager:
         return QuerySet(target, scoped=False).filter(Q(id__in=self._target_ids()))
 
     def _target_ids(self) -> list[int]:
-        import polars as pl
-
         catalog = instance.current()
         relation = self.relation
         if relation.kind == "reverse_fk":
             frame = catalog.frame(catalog.index.registry(relation.target).table)
-            return frame.filter(pl.col(relation.column) == self.owner.id)["id"].to_list()
+            return frame.filter(pl.col(relation.column) == self.owner.id)[
+                "id"
+            ].to_list()
         links = catalog.frame(relation.link.table)
         links = links.filter(pl.col(relation.source_column) == self.owner.id)
         return links[relation.target_column].to_list()
@@ -65,40 +95,36 @@ class RelatedManager:
         return self._queryset()
 
     def add(self, *records: SQLRecord, feature: SQLRecord | None = None) -> None:
-        """Link records (once each); `feature` says which feature they annotate."""
+        """Link records (once each); `feature` says which feature they annotate.
+
+        Examples
+        --------
+        >>> artifact.records.add(dmso, feature=perturbation)  # doctest: +SKIP
+        """
         catalog = instance.current()
         relation = self.relation
         if relation.kind != "m2m":
-            msg = f"{type(self.owner).__name__}.{self.name} is not many-to-many; set the foreign key on the other side"
+            msg = (
+                f"{type(self.owner).__name__}.{self.name} is not many-to-many; "
+                "set the foreign key on the other side"
+            )
             raise TypeError(msg)
         owner_id = self._saved_id()
         targets = [_checked(self, r) for r in _flatten(records)]
-        feature_id = None if feature is None else feature.id
-        link = relation.link
-        has_feature = any(f.name == "feature_id" for f in link.extra)
-        import polars as pl
-
-        existing = catalog.frame(link.table).filter(pl.col(relation.source_column) == owner_id)
-        if has_feature:
-            existing = existing.filter(pl.col("feature_id").eq_missing(feature_id))
-        present = set(existing[relation.target_column].to_list())
-        new = [t for t in dict.fromkeys(targets) if t not in present]
-        if not new:
-            return
-        ids = catalog.allocate_ids(link.table, len(new))
-        now = instance.now()
-        rows = []
-        for link_id, target in zip(ids, new):
-            row = {"id": link_id, relation.source_column: owner_id,
-                   relation.target_column: target, "created_at": now}  # fmt: skip
-            if has_feature:
-                row["feature_id"] = feature_id
-            rows.append(row)
-        catalog.insert(link.table, rows)
+        feature_id = None
+        if feature is not None:
+            if not _has_feature(relation):
+                msg = (
+                    f"{type(self.owner).__name__}.{self.name} links carry no feature; "
+                    "call add() without `feature=`"
+                )
+                raise TypeError(msg)
+            feature_id = _feature_id(feature)
+        keys = [(owner_id, t, feature_id) for t in targets]
+        link_rows(catalog, relation, keys, exact=catalog.batch is None)
 
     def remove(self, *records: SQLRecord) -> None:
-        import polars as pl
-
+        """Unlink records (under any feature)."""
         catalog = instance.current()
         relation = self.relation
         owner_id = self._saved_id()
@@ -110,6 +136,7 @@ class RelatedManager:
         catalog.delete_rows(relation.link.table, "id", links["id"].to_list())
 
     def set(self, records) -> None:
+        """Replace the linked records by `records`."""
         with instance.current().batching():
             self.remove(*self.all())
             self.add(*records)
@@ -119,6 +146,299 @@ class RelatedManager:
             msg = f"save the {type(self.owner).__name__} before linking records to it"
             raise ValueError(msg)
         return self.owner.id
+
+
+# reading with per-snapshot indexes
+
+#: id(frame) → (a weak reference to it, data derived from it); frames are not
+#: hashable, and an entry goes when its frame does (a snapshot moved on)
+_DERIVED: dict[int, tuple[weakref.ref, dict[Any, Any]]] = {}
+
+
+def _slot(frame: pl.DataFrame) -> dict[Any, Any]:
+    key = id(frame)
+    entry = _DERIVED.get(key)
+    if entry is None or entry[0]() is not frame:
+
+        def forget(ref: weakref.ref, key: int = key) -> None:
+            if key in _DERIVED and _DERIVED[key][0] is ref:
+                del _DERIVED[key]
+
+        entry = _DERIVED[key] = (weakref.ref(frame, forget), {})
+    return entry[1]
+
+
+def derived(frame: pl.DataFrame, key: Any, build: Callable[[], Any]) -> Any:
+    """Data computed from `frame`, kept as long as the frame is the current one."""
+    slot = _slot(frame)
+    if key not in slot:
+        slot[key] = build()
+    return slot[key]
+
+
+def rows_where_in(
+    frame: pl.DataFrame, column: str, keys: Sequence[int]
+) -> pl.DataFrame:
+    """Rows of `frame` whose integer `column` is one of a few `keys`.
+
+    A large frame that is asked twice gets an index (its row order by `column`),
+    so later calls cost a binary search per key instead of a scan.
+    """
+    keys = sorted(set(keys))
+    if not keys or frame.is_empty():
+        return frame.clear()
+    if frame.height < 200_000 or len(keys) * 20 > frame.height:
+        return frame.filter(pl.col(column).is_in(keys))
+    slot = _slot(frame)
+    index = slot.get(("sorted", column))
+    if index is None:
+        slot[("asked", column)] = slot.get(("asked", column), 0) + 1
+        if slot[("asked", column)] < 2:
+            return frame.filter(pl.col(column).is_in(keys))
+        order = frame.get_column(column).arg_sort()
+        index = slot[("sorted", column)] = (
+            order,
+            frame.get_column(column).gather(order),
+        )
+    order, ordered = index
+    probe = pl.Series(keys, dtype=ordered.dtype)
+    low = ordered.search_sorted(probe, side="left").to_numpy()
+    high = ordered.search_sorted(probe, side="right").to_numpy()
+    import numpy as np
+
+    counts = high - low
+    total = int(counts.sum())
+    if total == 0:
+        return frame.clear()
+    starts = np.repeat(low - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    positions = starts + np.arange(total)
+    return frame[order.gather(positions).sort()]
+
+
+# writing link rows
+
+
+def allocate(catalog: Catalog, table: str, count: int, *, exact: bool) -> range:
+    """Ids for new rows: a block of the open batch, or exactly `count` claimed now.
+
+    `exact` keeps ids dense when a single call opens its own batch (the guide's
+    feature values are 1…7); a long batch takes blocks to claim less often.
+    """
+    if exact or catalog.batch is None:
+        return catalog.ids.allocate(table, count, catalog.tables.max_id(table))
+    return catalog.allocate_ids(table, count)
+
+
+def snapshot(catalog: Catalog, table: str) -> pl.DataFrame:
+    """Rows of `table` as this process sees them, cheaply inside a batch.
+
+    Inside a batch, a table the batch has not touched is read once and kept for
+    the rest of the batch (no storage check per call); a touched one is the
+    batch's overlay.
+    """
+    batch = catalog.batch
+    if batch is None or _touched(batch, table):
+        return catalog.frame(table)
+    return _session(batch).committed(table)
+
+
+def _touched(batch: Batch, table: str) -> bool:
+    pending = (
+        batch.inserts,
+        batch.updates,
+        batch.deletes,
+        getattr(batch, "versions", {}),
+    )
+    return any(table in changes for changes in pending)
+
+
+class Rows:
+    """New rows for one table, by column; small batches become dicts, large
+    writes become one frame."""
+
+    def __init__(self, table: str, columns: dict[str, list[Any]], keys=None) -> None:
+        self.table = table
+        self.columns = columns
+        #: for link tables: the (source, target, feature) key of each row
+        self.keys: list[LinkKey] | None = keys
+
+    def __len__(self) -> int:
+        return len(self.columns["id"])
+
+    def dicts(self) -> list[dict[str, Any]]:
+        names = list(self.columns)
+        return [
+            dict(zip(names, row, strict=True))
+            for row in zip(*self.columns.values(), strict=True)
+        ]
+
+
+def write(catalog: Catalog, rows: Iterable[Rows]) -> None:
+    """Write rows table by table, in the order given (the last is the point of
+    visibility): into the open batch, or one append per table."""
+    for part in rows:
+        if not len(part):
+            continue
+        batch = catalog.batch
+        if batch is None:
+            schema = catalog.tables.schemas[part.table]
+            frame = pl.DataFrame(
+                part.columns, schema={c: schema[c] for c in part.columns}
+            )
+            catalog.tables.append(part.table, frame)
+            continue
+        catalog.insert(part.table, part.dicts())
+        if part.keys is not None:
+            _session(batch).inserted(part.table, part.keys)
+
+
+def link_rows(
+    catalog: Catalog, relation: Relation, keys: Iterable[LinkKey], *, exact: bool
+) -> int:
+    """Insert a link row per (source, target, feature) key that is not linked yet.
+
+    The feature is ignored (None) for link tables without a `feature_id` column.
+    Returns how many rows were inserted.
+    """
+    rows = new_links(catalog, relation, keys, exact=exact)
+    write(catalog, [rows])
+    return len(rows)
+
+
+def new_links(
+    catalog: Catalog, relation: Relation, keys: Iterable[LinkKey], *, exact: bool
+) -> Rows:
+    """Link rows for the keys that are not linked yet, with ids claimed."""
+    link = relation.link
+    assert link is not None
+    has_feature = _has_feature(relation)
+    if has_feature:
+        wanted = list(dict.fromkeys(keys))
+    else:
+        wanted = list(dict.fromkeys((s, t, None) for s, t, _ in keys))
+    new = _missing(catalog, relation, wanted, has_feature) if wanted else []
+    source, target = relation.source_column, relation.target_column
+    columns: dict[str, list[Any]] = {"id": [], source: [], target: []}
+    if has_feature:
+        columns["feature_id"] = []
+    columns["created_at"] = []
+    if not new:
+        return Rows(link.table, columns, [])
+    columns["id"] = list(allocate(catalog, link.table, len(new), exact=exact))
+    columns[source] = [k[0] for k in new]
+    columns[target] = [k[1] for k in new]
+    if has_feature:
+        columns["feature_id"] = [k[2] for k in new]
+    columns["created_at"] = [instance.now()] * len(new)
+    return Rows(link.table, columns, new)
+
+
+#: above this many keys, existing links are found with a join instead of a set
+BULK_KEYS = 50_000
+
+
+def _missing(
+    catalog: Catalog, relation: Relation, wanted: list[LinkKey], has_feature: bool
+) -> list[LinkKey]:
+    """The `wanted` links that exist neither committed nor buffered in the batch."""
+    table = relation.link.table
+    source, target = relation.source_column, relation.target_column
+    batch = catalog.batch
+    pending: set[LinkKey] = set()
+    if batch is None or table in batch.deletes or table in batch.updates:
+        frame = catalog.frame(table)  # with a batch: its overlay
+    else:
+        session = _session(batch)
+        frame = session.committed(table)
+        pending = session.pending(table, source, target)
+    if pending:
+        wanted = [k for k in wanted if k not in pending]
+    if frame.is_empty() or not wanted:
+        return wanted
+    sources = sorted({s for s, _, _ in wanted})
+    if sources[-1] < _min(frame, source) or sources[0] > _max(frame, source):
+        return wanted
+    columns = [source, target, "feature_id"] if has_feature else [source, target]
+    if len(wanted) > BULK_KEYS:
+        keys = pl.DataFrame(
+            [list(c) for c in zip(*wanted, strict=True)][: len(columns)],
+            schema=dict.fromkeys(columns, pl.Int64),
+            orient="col",
+        )
+        committed = frame.select(columns)
+        left = keys.join(committed, on=columns, how="anti", nulls_equal=True,
+                         maintain_order="left")  # fmt: skip
+        return [(*row, None) if not has_feature else row for row in left.rows()]
+    rows = rows_where_in(frame, source, sources).select(columns).rows()
+    found = {(r[0], r[1], r[2] if has_feature else None) for r in rows}
+    return [k for k in wanted if k not in found]
+
+
+def _max(frame: pl.DataFrame, column: str) -> int:
+    return derived(frame, ("max", column), lambda: frame.get_column(column).max())
+
+
+def _min(frame: pl.DataFrame, column: str) -> int:
+    return derived(frame, ("min", column), lambda: frame.get_column(column).min())
+
+
+class _Session:
+    """What link writing keeps for one batch: committed snapshots, and the keys of
+    the link rows the batch holds, per table."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.frames: dict[str, pl.DataFrame] = {}
+        #: table → (the batch's row list, its length when last seen, keys)
+        self.keys: dict[str, tuple[list[dict[str, Any]], int, set[LinkKey]]] = {}
+
+    def committed(self, table: str) -> pl.DataFrame:
+        frame = self.frames.get(table)
+        if frame is None:
+            frame = self.frames[table] = self.batch.catalog.tables.frame(table)
+        return frame
+
+    def pending(self, table: str, source: str, target: str) -> set[LinkKey]:
+        rows = self.batch.inserts.get(table, [])
+        seen = self.keys.get(table)
+        if seen is None or seen[0] is not rows or seen[1] != len(rows):
+            keys = {(r[source], r[target], r.get("feature_id")) for r in rows}
+            self.keys[table] = seen = (rows, len(rows), keys)
+        return seen[2]
+
+    def inserted(self, table: str, keys: list[LinkKey]) -> None:
+        """Keep the key set in step with rows this module just inserted."""
+        rows = self.batch.inserts.get(table, [])
+        seen = self.keys.get(table)
+        if seen is not None and seen[0] is rows and seen[1] + len(keys) == len(rows):
+            seen[2].update(keys)
+            self.keys[table] = (rows, len(rows), seen[2])
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Batch, _Session] = weakref.WeakKeyDictionary()
+
+
+def _session(batch: Batch) -> _Session:
+    session = _SESSIONS.get(batch)
+    if session is None:
+        session = _SESSIONS[batch] = _Session(batch)
+    return session
+
+
+def _has_feature(relation: Relation) -> bool:
+    return relation.link is not None and any(
+        f.name == "feature_id" for f in relation.link.extra
+    )
+
+
+def _feature_id(feature: Any) -> int:
+    if getattr(feature, "_schema", None) is None or feature._schema.name != "Feature":
+        msg = f"`feature=` takes a Feature, got {feature!r}"
+        raise TypeError(msg)
+    if feature.id is None:
+        msg = f"save the feature {feature.name!r} before linking labels under it"
+        raise ValueError(msg)
+    return feature.id
 
 
 def _reverse_name(relation) -> str | None:
@@ -143,7 +463,10 @@ def _checked(manager: RelatedManager, record: Any) -> int:
 
     target = REGISTRY_CLASSES[manager.relation.target]
     if not isinstance(record, target):
-        msg = f"{type(manager.owner).__name__}.{manager.name} takes {target.__name__} records, got {record!r}"
+        msg = (
+            f"{type(manager.owner).__name__}.{manager.name} takes {target.__name__} "
+            f"records, got {record!r}"
+        )
         raise TypeError(msg)
     if record.id is None:
         msg = f"save the {target.__name__} {record!r} before linking it"

@@ -81,6 +81,9 @@ class SchemaIndex:
                 if m2m.link.table not in seen:
                     seen.add(m2m.link.table)
                     specs.append(TableSpec(m2m.link.module, m2m.link.table, m2m.link.fields))
+        for module in self.modules:  # hidden tables that are not link tables
+            internal = getattr(MODULES[module], "INTERNAL_TABLES", {})
+            specs += [TableSpec(module, t, fields) for t, fields in internal.items()]
         return specs
 
     def link_tables(self) -> dict[str, LinkTable]:

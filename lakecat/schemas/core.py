@@ -395,8 +395,22 @@ FEATURE_VALUE = RegistrySchema(
         Field("_kind", "str", hidden=True, doc="number, string, bool, dict, list"),
         Field("_number", "float", hidden=True, doc="the value if it is a number"),
         Field("_text", "str", hidden=True, doc="the value if it is a string"),
+        Field("_integer", "int", hidden=True, doc="the value if it is an integer"),
     ),
     foreign_keys=(ForeignKey("feature", "Feature", "values"), *TRACKED_FKS),
+)
+
+#: the nodes inside dict and list feature values, one row per key or list item,
+#: written once with the value; nested lookups filter this instead of decoding JSON
+FEATUREVALUE_PATH_FIELDS = (
+    ID,
+    Field("featurevalue_id", "int", nullable=False),
+    Field("feature_id", "int", nullable=False),
+    Field("path", "str", nullable=False, doc='keys as a JSON array: ["model", 0]'),
+    Field("kind", "str", nullable=False, doc="string, number, bool, null, dict, list"),
+    Field("number", "float", doc="the node if it is a number or a bool"),
+    Field("integer", "int", doc="the node if it is an integer"),
+    Field("text", "str", doc="the node if a string; sorted-key JSON if a container"),
 )
 
 SCHEMA = RegistrySchema(
@@ -460,6 +474,11 @@ PROJECT = RegistrySchema(
     ),
     foreign_keys=(ForeignKey("type", "Project", "projects"), *TRACKED_FKS),
 )
+
+#: hidden tables that are neither registries nor link tables: name → fields
+INTERNAL_TABLES: dict[str, tuple[Field, ...]] = {
+    "featurevalue_path": FEATUREVALUE_PATH_FIELDS,
+}
 
 REGISTRIES: tuple[RegistrySchema, ...] = (
     USER,

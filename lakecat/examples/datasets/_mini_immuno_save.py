@@ -36,7 +36,9 @@ def _schema(lc, **values: Any):
         found = lc.Schema.filter(name=values["name"]).first()
         if found is not None:
             return found
-    values.setdefault("hash", value_hash(sorted((k, str(v)) for k, v in values.items())))
+    values.setdefault(
+        "hash", value_hash(sorted((k, str(v)) for k, v in values.items()))
+    )
     return lc.Schema(**values).save()
 
 
@@ -78,7 +80,9 @@ def _save_dataset(lc, bt, adata, key: str, metadata: dict[str, Any], composite) 
     features = {f.name: f for f in lc.Feature.filter(name__in=valid)}
     obs_schema = _schema(lc, itype="Feature", n=len(valid), slot="obs")
     obs_schema.features.add(*features.values())
-    var_schema = _schema(lc, itype="bionty.Gene.ensembl_gene_id", n=len(genes), dtype="num", slot="var")
+    var_schema = _schema(
+        lc, itype="bionty.Gene.ensembl_gene_id", n=len(genes), dtype="num", slot="var"
+    )
     var_schema.genes.add(*genes)
     artifact.feature_sets.add(obs_schema, var_schema)
 
@@ -86,7 +90,9 @@ def _save_dataset(lc, bt, adata, key: str, metadata: dict[str, Any], composite) 
     for name in valid:
         feature = features[name]
         if feature.dtype.startswith("cat["):
-            values = pl.Series(adata.obs[name].astype(str).tolist()).unique(maintain_order=True)
+            values = pl.Series(adata.obs[name].astype(str).tolist()).unique(
+                maintain_order=True
+            )
             labels[name] = [v for v in values.to_list() if v not in ("nan", "None")]
     artifact.features.add_values({**labels, **metadata})
     return artifact
