@@ -55,6 +55,9 @@ def mixed(args: dict) -> dict:
 
 def records(args: dict) -> dict:
     """Save records one at a time; report their ids in the order they were saved."""
+    from lakecat.engine import maintenance
+
+    maintenance.SMALL_FILES = args.get("small_files", maintenance.SMALL_FILES)
     lc, _ = connect(args)
     wait_for(args.get("start_at"))
     ids = []

@@ -92,15 +92,21 @@ def test_record_ids_unique_and_increasing_per_process(place, tmp_path, request):
     lc.init(storage=root, storage_options=options or None)
     count = 12 if place == "local" else 5
     arguments = [
-        {"root": root, "options": options, "worker": w, "count": count}
+        {
+            "root": root,
+            "options": options,
+            "worker": w,
+            "count": count,
+            "small_files": 4,
+        }
         for w in range(WRITERS)
-    ]
+    ]  # every writer compacts often: racing compactions must not duplicate rows
 
     results = run_workers("records", arguments)
 
     frame = lc.connect(root, storage_options=options or None).frame("record")
     saved = [i for result in results for i in result["ids"]]
-    assert sorted(frame.get_column("id")) == sorted(saved)
+    assert sorted(frame.get_column("id")) == sorted(saved)  # each exactly once
     assert len(set(saved)) == len(saved)
     for result in results:
         assert result["ids"] == sorted(result["ids"])

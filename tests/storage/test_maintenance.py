@@ -61,23 +61,44 @@ def test_many_small_commits_are_compacted_and_sorted(catalog, monkeypatch):
     assert sorted(fresh.get_column("id")) == sorted(ids)
 
 
-def test_large_tables_are_only_bin_packed(catalog, monkeypatch):
-    monkeypatch.setattr(maintenance, "SMALL_FILES", 4)
+def test_large_tables_only_have_their_tail_rewritten(catalog, monkeypatch):
+    catalog.tables.auto_compact = False
+    _append_one_by_one(catalog, "record", list(range(1, 11)))
+    maintenance.compact(catalog.tables, "record")
+    (large,) = _data_files(catalog, "record")
     monkeypatch.setattr(maintenance, "RESORT_BYTES", 0)
-    calls = []
-    original = maintenance._rewrite
+    monkeypatch.setattr(maintenance, "LARGE_FILE_BYTES", Path(large).stat().st_size)
+    monkeypatch.setattr(maintenance, "SMALL_FILES", 4)
+    catalog.tables.auto_compact = True
 
-    def rewrite(delta, resort):
-        metrics = original(delta, resort)
-        calls.append(metrics.get("plannerStrategy", "?"))
-        return metrics
+    _append_one_by_one(catalog, "record", list(range(11, 17)))
 
-    monkeypatch.setattr(maintenance, "_rewrite", rewrite)
-    _append_one_by_one(catalog, "record", list(range(1, 8)))
+    files = _data_files(catalog, "record")
+    assert large in files and len(files) <= 5  # the large file was left alone
+    tail = [pl.read_parquet(f).get_column("id") for f in files if f != large]
+    assert max(len(ids) for ids in tail) > 1  # the small files were compacted
+    assert sorted(i for ids in tail for i in ids) == list(range(11, 17))
+    rows = Catalog.open(catalog.root).frame("record")
+    assert rows.get_column("id").to_list() == list(range(1, 17))
 
-    assert calls and "zOrder" not in calls
-    assert len(_data_files(catalog, "record")) <= 5
-    assert Catalog.open(catalog.root).frame("record").height == 7
+
+def test_racing_compactions_never_duplicate_rows(catalog):
+    """delta-rs lets two `optimize` commits remove the same files; ours conflict."""
+    from deltalake.exceptions import CommitFailedError
+
+    catalog.tables.auto_compact = False
+    _append_one_by_one(catalog, "record", list(range(1, 9)))
+    uri = catalog.tables.uri("record")
+    first, second = DeltaTable(uri), DeltaTable(uri)
+    files = pl.DataFrame(first.get_add_actions(flatten=True))
+
+    maintenance._rewrite(catalog.tables, first, files, 1, 8)
+    with pytest.raises(CommitFailedError):
+        maintenance._rewrite(catalog.tables, second, files, 1, 8)
+
+    assert sorted(Catalog.open(catalog.root).frame("record").get_column("id")) == list(
+        range(1, 9)
+    )
 
 
 def test_first_open_stays_cheap_after_many_commits(catalog, monkeypatch):
