@@ -2,9 +2,10 @@
 
 Synthetic registry-like rows with three string columns (name, description,
 synonyms) at 10k and 1M rows; queries with a handful of hits and with about 10% of
-rows hitting. Each timing is the median of 7 runs; SQLite runs on an in-memory
-database and only filters (no ranking), which is the floor a search could reach
-with a plain index-free scan.
+rows hitting. Each timing is the median of 7 interleaved runs after a warm-up.
+SQLite runs on an in-memory database and only filters (no ranking), which is the
+floor a search could reach with a plain index-free scan. The load average is
+printed first: other work on the machine moves the figures.
 
 Run from the repository root:
 ``.venv/bin/python -m benchmarks.bench_search [--sizes 10000 1000000]``
@@ -13,6 +14,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import statistics
 import time
@@ -88,26 +90,35 @@ def sqlite_search(rows: pl.DataFrame) -> Callable[[str], list]:
     return search
 
 
-def median_ms(call: Callable[[], object]) -> tuple[float, object]:
-    """Median wall time of `RUNS` calls in milliseconds, and the last result."""
-    times = []
+def median_ms(calls: list[Callable[[], object]]) -> list[float]:
+    """Median wall time of each call in milliseconds over `RUNS` interleaved rounds."""
+    for call in calls:
+        call()  # warm up: lazy imports, caches
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(RUNS):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000, result
+        # interleaved, so that load from other work hits every contender alike
+        for call, spent in zip(calls, times, strict=True):
+            start = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) * 1000 for spent in times]
 
 
 def measure(rows: pl.DataFrame, like: Callable[[str], list], query: str) -> tuple:
     """Hits and median milliseconds of rank, rank without typos, and SQLite."""
-    ranked, _ = median_ms(lambda: rank(rows, query, FIELDS))
-    literal, _ = median_ms(lambda: rank(rows, query, FIELDS, typo_tolerance=False))
-    sql, found = median_ms(lambda: like(query))
+    ranked, literal, sql = median_ms(
+        [
+            lambda: rank(rows, query, FIELDS),
+            lambda: rank(rows, query, FIELDS, typo_tolerance=False),
+            lambda: like(query),
+        ]
+    )
 
     # same rows as SQLite: the data is ASCII, where LIKE folds case as we do
+    hits = len(like(query))
     every = rank(rows, query, FIELDS, limit=None, typo_tolerance=False)
-    assert every.height == len(found), (every.height, len(found))
-    return len(found), ranked, literal, sql
+    assert every.height == hits, (every.height, hits)
+    return hits, ranked, literal, sql
 
 
 def main() -> None:
@@ -119,6 +130,8 @@ def main() -> None:
         f"{'rows':>9}  {'query':<16} {'hits':>7}  {'rank ms':>8}  "
         f"{'no typo ms':>10}  {'sqlite ms':>9}  {'rank/sqlite':>11}"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"cpus {os.cpu_count()}, load average {load}, polars {pl.__version__}")
     print(header)
     print("-" * len(header))
     for n in args.sizes:

@@ -7,9 +7,9 @@ rows that contain the query with a typo are appended after the literal hits when
 there are fewer literal hits than the limit.
 
 Large frames stay cheap because the frame is scanned once, with a test that can
-only err towards keeping a row: ASCII case folding through Aho-Corasick, with rows
-holding other characters always kept. Exact Unicode folding, scoring and typo
-matching then run on those few candidate rows only.
+only err towards keeping a row: ASCII case folding through Aho-Corasick, which is
+exact on ASCII text. Exact Unicode folding, scoring and typo matching then run on
+the few candidate rows only.
 """
 
 from __future__ import annotations
@@ -44,10 +44,14 @@ TYPO_PART_FACTOR = 0.9  # a typo in a whole value or synonym outranks one in a p
 
 # characters that end a word for the word rules
 _DELIMITERS = "[ |.,;:]"
-# runs of word delimiters inside one pipe-separated token
-_TOKEN_WORD_BREAK = "[ .,;:]+"
+# a word inside one pipe-separated token
+_TOKEN_WORD = "[^ .,;:]+"
 # row number of a candidate while its typo score is matched back to it
 _ROW = "__lakecat_row"
+# the only non-ASCII characters whose lower case holds ASCII: "i̇" and "k"
+_LOWER_TO_ASCII = ("\u0130", "\u212a")
+# above this many distinct words, edit distances are computed on all cores
+_PARALLEL_WORDS = 10_000
 # whether a candidate row may contain the query itself, not only a typo of it
 _MAYBE_LITERAL = "__lakecat_maybe_literal"
 
@@ -92,11 +96,12 @@ def rank(
     * the query and each pipe-separated token of a field are split into words at
       the delimiters, and the query's words are compared in order with every run
       of as many consecutive words in a token;
-    * a run matches when each of its words is within a Levenshtein distance of the
-      query word of one edit per five letters, at most two: words shorter than
-      five letters must be spelled right, ``kidny`` finds ``kidney``,
-      ``lymphocite`` finds ``lymphocyte`` and ``p cell`` does not find ``t cell``;
-      a swap of two letters counts as two edits, a missing space is not mended;
+    * a run matches when each of its words is within an edit distance of the query
+      word of one edit per five letters, at most two; an edit inserts, deletes or
+      replaces a letter or swaps two neighbouring ones (rapidfuzz's optimal string
+      alignment). Words shorter than five letters must be spelled right: ``kidny``
+      and ``kindey`` find ``kidney``, ``lymphocite`` finds ``lymphocyte``,
+      ``p cell`` does not find ``t cell``; a missing space is not mended;
     * a typo hit scores ``0.5 / (1 + edits)``, times 0.9 when the run is only part
       of its token, so typo hits follow all literal hits (which score at least 1),
       fewer edits first, then ascending `id_column`; no row appears twice.
@@ -104,7 +109,7 @@ def rank(
     Parameters
     ----------
     frame
-        The rows to search; a lazy frame is collected once per pass.
+        The rows to search; a lazy frame is scanned once.
     query
         The text to look for; surrounding whitespace is ignored.
     fields
@@ -122,13 +127,15 @@ def rank(
     -------
     polars.DataFrame
         The matching rows with all columns of `frame` plus a Float64 column
-        ``__score``, best first.
+        ``__score`` (replacing one `frame` may have), best first.
 
     Raises
     ------
     ValueError
         If `query` is `None`, `fields` is empty, a field or `id_column` is not a
         column of `frame`, or `limit` is negative.
+    TypeError
+        If `query` is neither a string nor `None`.
 
     Examples
     --------
@@ -163,20 +170,24 @@ def rank(
         raise ValueError(msg)
 
     lazy = frame.lazy()
-    _check_columns(lazy.collect_schema().names(), [*fields, id_column])
+    columns = lazy.collect_schema().names()
+    _check_columns(columns, fields, "search")
+    _check_columns(columns, [id_column], "order ties by")
+    if SCORE_COLUMN in columns:
+        lazy = lazy.drop(SCORE_COLUMN)  # a score from an earlier ranking
     needle = text if case_sensitive else _fold(text)
     typos = _typos(needle) if typo_tolerance and limit != 0 else None
 
     candidates = _candidates(lazy, needle, typos, fields, case_sensitive)
     hits = _literal_hits(candidates, needle, fields, case_sensitive)
-    hits = _first(_ranked(hits, id_column), limit).collect()
+    hits = _first(_ranked(hits, id_column), limit)
     room = None if limit is None else limit - hits.height
     if typos is None or room == 0:
         return hits
 
     misses = _misses(candidates, needle, fields, case_sensitive)
     near = _typo_hits(misses, typos, fields, case_sensitive)
-    return pl.concat([hits, _first(_ranked(near, id_column), room).collect()])
+    return pl.concat([hits, _first(_ranked(near, id_column), room)])
 
 
 def _validated_query(query: str | None) -> str:
@@ -186,7 +197,7 @@ def _validated_query(query: str | None) -> str:
         raise ValueError(msg)
     if not isinstance(query, str):
         msg = f"`query` must be a string, got {query!r}"
-        raise ValueError(msg)
+        raise TypeError(msg)
     return query.strip()
 
 
@@ -199,7 +210,7 @@ def _validated_fields(fields: Sequence[str] | str) -> list[str]:
     return names
 
 
-def _check_columns(available: list[str], wanted: list[str]) -> None:
+def _check_columns(available: list[str], wanted: list[str], action: str) -> None:
     """Raise if a wanted column is missing, suggesting the closest name."""
     import difflib
 
@@ -209,7 +220,7 @@ def _check_columns(available: list[str], wanted: list[str]) -> None:
         close = difflib.get_close_matches(name, available, n=1)
         hint = f" Did you mean `{close[0]}`?" if close else ""
         msg = (
-            f"Cannot search on column `{name}`: the frame has no such column.{hint}"
+            f"Cannot {action} column `{name}`: the frame has no such column.{hint}"
             f" Available columns: {', '.join(available)}"
         )
         raise ValueError(msg)
@@ -240,13 +251,17 @@ def _may_contain(field: str, needles: list[str], case_sensitive: bool) -> pl.Exp
     if case_sensitive:
         return text.str.contains_any(needles)
 
-    # ASCII case folding is exact on ASCII text, and ASCII text cannot hold a
-    # non-ASCII needle; rows with other characters are kept for the exact check
-    non_ascii = text.str.len_bytes() != text.str.len_chars()
+    # ASCII text lower-cases to ASCII text, and only two other characters lower-case
+    # to ASCII letters; rows holding them, and for non-ASCII needles every row with
+    # other characters, are kept for the exact check
     ascii_needles = [needle for needle in needles if needle.isascii()]
-    if not ascii_needles:
-        return non_ascii
-    return text.str.contains_any(ascii_needles, ascii_case_insensitive=True) | non_ascii
+    kept = pl.lit(False)
+    if ascii_needles:
+        patterns = [*ascii_needles, *_LOWER_TO_ASCII]
+        kept = text.str.contains_any(patterns, ascii_case_insensitive=True)
+    if len(ascii_needles) < len(needles):
+        kept = kept | (text.str.len_bytes() != text.str.len_chars())
+    return kept
 
 
 def _candidates(
@@ -259,26 +274,26 @@ def _candidates(
     """
     The rows that may hold `needle` or, with `typos`, a typo of it; one scan.
 
-    Every piece of the typo prefilter is part of `needle`, so a row that may hold
-    the needle also holds a piece: the scan tests the pieces, and the needle only on
-    the rows it keeps, into a boolean column.
+    The typo pieces include plain parts of `needle`, so a row that may hold the
+    needle also holds a piece: the scan tests the pieces, and the needle only on the
+    rows it keeps, into a boolean column.
     """
     literal = pl.any_horizontal(
         [_may_contain(f, [needle], case_sensitive) for f in fields]
     )
     if typos is None:
-        kept = lazy.filter(literal)
-    else:
-        near = pl.any_horizontal(
-            [_may_contain(f, typos.pieces, case_sensitive) for f in fields]
-        )
-        kept = lazy.filter(near)
-    return kept.with_columns(literal.alias(_MAYBE_LITERAL)).collect()
+        kept = lazy.filter(literal).with_columns(pl.lit(True).alias(_MAYBE_LITERAL))
+        return kept.collect()
+
+    near = pl.any_horizontal(
+        [_may_contain(f, typos.scan_pieces, case_sensitive) for f in fields]
+    )
+    return lazy.filter(near).with_columns(literal.alias(_MAYBE_LITERAL)).collect()
 
 
 def _literal_hits(
     candidates: pl.DataFrame, needle: str, fields: list[str], case_sensitive: bool
-) -> pl.LazyFrame:
+) -> pl.DataFrame:
     """The candidates that contain `needle`, with their points."""
     points = pl.sum_horizontal(
         [_field_points(_folded(f, case_sensitive), needle) for f in fields]
@@ -291,6 +306,7 @@ def _literal_hits(
         .drop(_MAYBE_LITERAL)
         .with_columns(points.cast(pl.Float64).alias(SCORE_COLUMN))
         .filter(pl.col(SCORE_COLUMN) > 0)
+        .collect()
     )
 
 
@@ -352,13 +368,14 @@ _RULES: tuple[tuple[int, Callable[[pl.Expr, str], pl.Expr]], ...] = (
 )
 
 
-def _first(frame: pl.LazyFrame, count: int | None) -> pl.LazyFrame:
+def _first(frame: pl.DataFrame, count: int | None) -> pl.DataFrame:
     """The first `count` rows, or all for `None`."""
     return frame if count is None else frame.head(count)
 
 
-def _ranked(frame: pl.LazyFrame, id_column: str) -> pl.LazyFrame:
+def _ranked(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
     """Sort by score descending, ties by ascending id."""
+    # eager: a lazy sort and head become a top-k that is slow on a few rows
     return frame.sort(
         [SCORE_COLUMN, id_column], descending=[True, False], nulls_last=True
     )
@@ -369,7 +386,12 @@ class _Typos(NamedTuple):
 
     words: list[str]
     budgets: list[int]  # edits each word may hold
-    pieces: list[str]  # every typo hit holds one of these
+    pieces: list[list[str]]  # per word: a word within budget holds one of these
+
+    @property
+    def scan_pieces(self) -> list[str]:
+        """The pieces of the word whose shortest piece is longest: the most selective."""
+        return max(self.pieces, key=lambda pieces: min(map(len, pieces)))
 
 
 def _typos(needle: str) -> _Typos | None:
@@ -378,69 +400,78 @@ def _typos(needle: str) -> _Typos | None:
     budgets = [min(TYPO_MAX_EDITS, len(w) // TYPO_CHARS_PER_EDIT) for w in words]
     if not any(budgets):
         return None
-    return _Typos(words, budgets, _prefilter_pieces(words, budgets))
+    pieces = [
+        _pieces(word, budget) for word, budget in zip(words, budgets, strict=True)
+    ]
+    return _Typos(words, budgets, pieces)
 
 
-def _prefilter_pieces(words: list[str], budgets: list[int]) -> list[str]:
+def _pieces(word: str, budget: int) -> list[str]:
     """
-    Pieces of the query words of which every typo hit holds at least one.
+    Pieces of `word` of which every word within `budget` edits of it holds one.
 
-    An edit breaks at most one of ``budget + 1`` disjoint pieces of a word, so a word
-    within its budget of edits still holds one piece unchanged. The word whose
-    shortest piece is longest is the most selective choice.
+    A word cut into ``budget + 1`` pieces keeps one piece unchanged through
+    `budget` insertions, deletions or substitutions, since each touches one piece.
+    A swap across the cut between two pieces touches both; so each run of
+    neighbouring pieces joined with the letters at its cuts swapped is a piece too.
 
     Examples
     --------
-    >>> _prefilter_pieces(["lymphocite"], [2])
-    ['lym', 'pho', 'cite']
-    >>> _prefilter_pieces(["p", "cells"], [0, 1])
-    ['ce', 'lls']
+    >>> _pieces("kidny", 1)
+    ['ki', 'kdiny', 'dny']
+    >>> _pieces("lymphocite", 2)
+    ['lym', 'lypmho', 'lypmhcoite', 'pho', 'phcoite', 'cite']
+    >>> _pieces("cell", 0)
+    ['cell']
     """
+    count = budget + 1
+    cuts = [len(word) * i // count for i in range(count + 1)]
 
-    def selectivity(i: int) -> tuple[int, int]:
-        return len(words[i]) // (budgets[i] + 1), len(words[i])
-
-    best = max(range(len(words)), key=selectivity)
-    word, count = words[best], budgets[best] + 1
-    bounds = [len(word) * i // count for i in range(count + 1)]
-    return [word[a:b] for a, b in itertools.pairwise(bounds)]
+    pieces = []
+    for first, last in itertools.combinations(range(count + 1), 2):
+        letters = list(word[cuts[first] : cuts[last]])
+        for cut in cuts[first + 1 : last]:
+            at = cut - cuts[first]
+            letters[at - 1], letters[at] = letters[at], letters[at - 1]
+        pieces.append("".join(letters))
+    return pieces
 
 
 def _typo_hits(
     misses: pl.DataFrame, typos: _Typos, fields: list[str], case_sensitive: bool
-) -> pl.LazyFrame:
+) -> pl.DataFrame:
     """The rows among `misses` that hold the query's words with a few typos."""
     candidates = misses.with_row_index(_ROW)
-    windows = pl.concat(
-        [_windows(candidates, f, typos, case_sensitive) for f in fields]
-    ).collect()
-    scores = _typo_scores(windows, typos)
-    return candidates.lazy().join(scores, on=_ROW).drop(_ROW)
+    values = pl.concat(
+        [
+            candidates.lazy().select(_ROW, _folded(f, case_sensitive).alias("value"))
+            for f in fields
+        ]
+    )
+    scores = _typo_scores(_windows(values, typos).collect(), typos)
+    return candidates.join(scores, on=_ROW).drop(_ROW)
 
 
-def _windows(
-    candidates: pl.DataFrame, field: str, typos: _Typos, case_sensitive: bool
-) -> pl.LazyFrame:
+def _windows(values: pl.LazyFrame, typos: _Typos) -> pl.LazyFrame:
     """
     Every run of as many words as the query has inside one pipe-separated token.
 
-    Columns: the candidate's row number, ``whole`` (the run is the whole token) and
+    `values` holds the folded field values with their row numbers. Columns of the
+    result: the row number, ``whole`` (the run is the whole token) and
     ``word_0``, ``word_1``, ...; runs whose words cannot be within their budget by
     length alone, or that miss a word without budget, are left out.
     """
     size = len(typos.words)
+    # a run within budget lies in a value and a token that hold a piece of each word
+    has_pieces = [pl.col("value").str.contains_any(p) for p in typos.pieces]
     tokens = (
-        candidates.lazy()
-        .select(_ROW, _folded(field, case_sensitive).str.split("|").alias("token"))
-        .explode("token")
+        values.filter(has_pieces)
+        .select(_ROW, pl.col("value").str.split("|"))
+        .explode("value")
+        .filter(has_pieces)
     )
-    words = (
-        pl.col("token")
-        .str.replace_all(_TOKEN_WORD_BREAK, " ")
-        .str.strip_chars(" ")
-        .str.split(" ")
-    )
-    count = words.list.len()
+    words = pl.col("value").str.extract_all(_TOKEN_WORD)
+    count = words.list.len().cast(pl.Int64)  # unsigned: runs may not fit
     runs = (
         tokens.select(
             _ROW,
@@ -467,39 +498,54 @@ def _fits(word: pl.Expr, query_word: str, budget: int) -> pl.Expr:
     """A cheap test that `word` may be within `budget` edits of `query_word`."""
     if budget == 0:
         return word == query_word
-    return (word.str.len_chars() - len(query_word)).abs() <= budget
+    # lengths are unsigned: subtract as signed integers
+    length = word.str.len_chars().cast(pl.Int64)
+    return (length - len(query_word)).abs() <= budget
 
 
-def _typo_scores(windows: pl.DataFrame, typos: _Typos) -> pl.LazyFrame:
+def _typo_scores(windows: pl.DataFrame, typos: _Typos) -> pl.DataFrame:
     """The best typo score per row whose word runs come within budget of the query."""
-    scored = windows.lazy()
-    edits = []
+    edits, within = {}, []
     for i, (word, budget) in enumerate(zip(typos.words, typos.budgets, strict=True)):
-        if budget == 0:
-            continue
-        column = f"word_{i}"
-        close = _close_words(word, windows.get_column(column).unique(), budget)
-        scored = scored.join(close.rename({"edits": f"edits_{i}"}), on=column)
-        edits.append(f"edits_{i}")
+        if budget:
+            edits[f"edits_{i}"] = _edits(windows.get_column(f"word_{i}"), word, budget)
+            within.append(pl.col(f"edits_{i}") <= budget)
 
     part = pl.when(pl.col("whole")).then(1.0).otherwise(TYPO_PART_FACTOR)
-    score = TYPO_TOP_SCORE / (1 + pl.sum_horizontal(edits)) * part
-    return scored.group_by(_ROW).agg(score.max().alias(SCORE_COLUMN))
+    score = TYPO_TOP_SCORE / (1 + pl.sum_horizontal(list(edits))) * part
+    return (
+        windows.lazy()
+        .with_columns(**edits)
+        .filter(within)
+        .select(_ROW, score.alias(SCORE_COLUMN))
+        .group_by(_ROW)
+        .max()
+        .collect()
+    )
 
 
-def _close_words(word: str, choices: pl.Series, budget: int) -> pl.LazyFrame:
-    """The `choices` within `budget` Levenshtein edits of `word`, with the count."""
+def _edits(words: pl.Series, word: str, budget: int) -> pl.Expr:
+    """
+    The edit distance of each of `words` from `word`, as an expression.
+
+    The distance counts insertions, deletions, substitutions and swaps of two
+    neighbouring letters (optimal string alignment).
+    Distances above `budget` come out as ``budget + 1``; each distinct word is
+    measured once.
+    """
     import numpy as np
     from rapidfuzz import process
-    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.distance import OSA
 
+    choices = words.unique()
     distances = process.cdist(
         [word],
         choices.to_list(),
-        scorer=Levenshtein.distance,
+        scorer=OSA.distance,
         score_cutoff=budget,
         dtype=np.int32,
-        workers=-1,
+        # threads pay off only on many words
+        workers=-1 if len(choices) > _PARALLEL_WORDS else 1,
     )
-    edits = pl.Series("edits", distances.reshape(-1), dtype=pl.Int32)
-    return pl.LazyFrame([choices, edits]).filter(pl.col("edits") <= budget)
+    distances = pl.Series(distances.reshape(-1), dtype=pl.Int32)
+    return pl.col(words.name).replace_strict(choices, distances)
