@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gc
 import hashlib
 import itertools
 import json
@@ -45,7 +46,8 @@ import os
 import re
 import typing
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -421,16 +423,23 @@ def flatten(value: Any) -> list[tuple[str, str, float | None, int | None, str | 
 
 
 def _flatten_into(rows: list, node: Any, prefix: str) -> None:
-    if isinstance(node, dict):
-        items: Iterable[tuple[Any, Any]] = node.items()
-    else:
-        items = enumerate(node[:MAX_INDEXED_ITEMS])
+    items = (
+        node.items() if isinstance(node, dict) else enumerate(node[:MAX_INDEXED_ITEMS])
+    )
     for key, child in items:
         step = orjson.dumps(key).decode() if isinstance(key, str) else str(key)
         path = prefix + step
-        rows.append((path + "]", *typed(child)))
-        if isinstance(child, (dict, list)) and child:
-            _flatten_into(rows, child, path + ",")
+        kind = type(child)  # exact types first: this runs once per node
+        if kind is str:
+            rows.append((path + "]", "string", None, None, child))
+        elif kind is float:
+            rows.append((path + "]", "number", child, None, None))
+        elif kind is int:
+            rows.append((path + "]", "number", float(child), child, None))
+        else:
+            rows.append((path + "]", *typed(child)))
+            if isinstance(child, (dict, list)) and child:
+                _flatten_into(rows, child, path + ",")
 
 
 @dataclass(frozen=True)
@@ -446,6 +455,28 @@ class Encoded:
     def of(cls, value: Any) -> Encoded:
         return cls(value, orjson.dumps(value).decode(), value_hash(value),
                    typed(value)[0])  # fmt: skip
+
+
+#: loops over more items than this pause the garbage collector (see `_bulk`)
+BULK_ITEMS = 10_000
+
+
+@contextmanager
+def _bulk(items: int) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a loop makes many containers.
+
+    Decoding or encoding a million small dicts triggers collections that scan
+    everything alive, which made such loops about 6× slower; nothing these loops
+    make is cyclic, so reference counting frees it all the same.
+    """
+    if items < BULK_ITEMS or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # reading with per-snapshot indexes
@@ -651,9 +682,20 @@ def add_values_bulk(
             msg = f"feature {name!r} has {len(column)} values for {len(ids)} artifacts"
             raise ValueError(msg)
     features = _features_by_name(catalog, names)
+    with _bulk(len(ids) * len(columns)):
+        labels, json_values = _prepared(catalog, features, ids, columns)
+        exact = catalog.batch is None
+        writes = _json_value_rows(catalog, json_values, exact=exact)
+        for relation, keys in labels.values():
+            writes.append(related.new_links(catalog, relation, keys, exact=exact))
+    related.write(catalog, writes)  # values first: the links make them visible
+
+
+def _prepared(catalog: Catalog, features, ids: list[int], columns) -> tuple[dict, list]:
+    """Validated label links per link table, and encoded values per feature."""
     labels: dict[str, tuple[Any, list[related.LinkKey]]] = {}
     json_values: list[tuple[dict[str, Any], list[int], list[Encoded]]] = []
-    for name, column in columns.items():  # validate everything before writing
+    for name, column in columns.items():
         feature = features[name]
         cat = parse_cat(feature["dtype"] or "")
         if cat is not None:
@@ -667,11 +709,7 @@ def add_values_bulk(
             ]
             encoded = _encode_all(feature, [v for _, v in present])
             json_values.append((feature, [i for i, _ in present], encoded))
-    exact = catalog.batch is None
-    writes = _json_value_rows(catalog, json_values, exact=exact) if json_values else []
-    for relation, keys in labels.values():
-        writes.append(related.new_links(catalog, relation, keys, exact=exact))
-    related.write(catalog, writes)  # values first: the links make them visible
+    return labels, json_values
 
 
 def _artifact_ids(artifacts: Any) -> list[int]:
@@ -714,6 +752,8 @@ def _json_value_rows(
     exact: bool,
 ) -> list[related.Rows]:
     """Rows for the feature values that do not exist yet, and the links to them."""
+    if not values:
+        return []
     created: list[tuple[int, tuple[str, str], Encoded]] = []
     links: list[tuple[int, int]] = []  # (artifact, placeholder or value id)
     knowns: dict[int, dict[tuple[str, str], int]] = {}
@@ -753,7 +793,10 @@ def _json_value_rows(
 
 def _value_columns(catalog, ids: list[int], created) -> dict[str, list[Any]]:
     n = len(ids)
-    typed_parts = [typed(e.value) for _, _, e in created]
+    typed_parts = [
+        (e.kind, None, None, None) if e.kind in ("dict", "list") else typed(e.value)
+        for _, _, e in created
+    ]
     return {
         "id": ids,
         "value": [e.text for _, _, e in created],
@@ -1280,6 +1323,10 @@ class _Columns:
     integer: str
     text: str
 
+    @property
+    def names(self) -> list[str]:
+        return [self.kind, self.number, self.integer, self.text]
+
 
 FV_COLUMNS = _Columns("_kind", "_number", "_integer", "_text")
 PATH_COLUMNS = _Columns("kind", "number", "integer", "text")
@@ -1552,26 +1599,58 @@ def _nested(
         raise _not_supported(feature, feature["dtype"], comparator, allowed)
     if any(_negative(k) or _beyond_index(k) for k in keys):
         return _nested_decoded(reads, feature, keys, lookup)
-    paths = reads.frame(PATHS).filter(pl.col("feature_id") == feature["id"])
     if comparator == "has_key":
         if not isinstance(operand, str):
             msg = f"{where}: `__has_key` takes a string, got {operand!r}"
             raise errors.FieldValueError(
                 msg, registry="Artifact", field=feature["name"]
             )
-        at = paths.filter(pl.col("path").is_in(_path_texts(keys, last=operand)))
-        return _linked(reads, at.get_column("featurevalue_id")), False
-    at = paths.filter(pl.col("path").is_in(_path_texts(keys)))
+        at = _nodes_at(reads, feature["id"], _path_texts(keys, last=operand))
+        return at.get_column("artifact_id"), False
+    at = _nodes_at(reads, feature["id"], _path_texts(keys))
     if comparator == "isnull" or (comparator == "exact" and operand is None):
         if comparator == "isnull":
             _check_bool(feature, lookup)
         isnull = operand is None or bool(operand)
-        present = at.filter(pl.col("kind") != "null").get_column("featurevalue_id")
-        return _linked(reads, present), isnull
+        present = at.filter(pl.col("kind") != "null").get_column("artifact_id")
+        return present, isnull
     condition = _typed_condition(
         PATH_COLUMNS, comparator, operand, where, feature["name"]
     )
-    return _linked(reads, at.filter(condition).get_column("featurevalue_id")), False
+    return at.filter(condition).get_column("artifact_id"), False
+
+
+#: path tables this large keep the nodes of recently queried paths, with their
+#: artifacts, as long as neither the path table nor the links change
+PATH_CACHE_ROWS = 500_000
+PATH_CACHE_SIZE = 8
+
+
+def _nodes_at(reads: _Reads, feature_id: int, paths: list[str]) -> pl.DataFrame:
+    """The nodes of a feature's values at any of `paths`, one row per artifact
+    linked to the value: artifact_id and the typed columns."""
+    frame = reads.frame(PATHS)
+    links = reads.frame("artifact_featurevalue")
+
+    def build() -> pl.DataFrame:
+        at = (pl.col("feature_id") == feature_id) & pl.col("path").is_in(paths)
+        nodes = frame.lazy().filter(at).select("featurevalue_id", *PATH_COLUMNS.names)
+        linked = links.lazy().select("artifact_id", "featurevalue_id")
+        return (
+            nodes.join(linked, on="featurevalue_id").drop("featurevalue_id").collect()
+        )
+
+    if frame.height < PATH_CACHE_ROWS:
+        return build()
+    cache = related.derived(frame, "nodes at paths", dict)
+    key = (feature_id, tuple(paths))
+    entry = cache.pop(key, None)
+    if entry is None or entry[0] is not links:
+        entry = (links, build())
+    cache[key] = entry  # most recently used last
+    while len(cache) > PATH_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    return entry[1]
 
 
 def _negative(key: str) -> bool:
@@ -1699,7 +1778,7 @@ def _feature_cells(
 ) -> list[tuple[str, list[Any]]]:
     """Cells per feature (only features with a value), in `features` order."""
     wanted = ids.to_list()
-    per_feature: dict[int, dict[int, list[Any]]] = {}
+    parts: dict[int, pl.DataFrame] = {}
     by_table: dict[str, list[tuple[dict, CatDtype]]] = {}
     plain = []
     for feature in features:
@@ -1707,95 +1786,125 @@ def _feature_cells(
         if cat is None:
             plain.append(feature)
         elif cat.registry in catalog.index.registries:
-            by_table.setdefault(_label_relation(catalog, cat).link.table, []).append(
-                (feature, cat)
-            )
+            table = _label_relation(catalog, cat).link.table
+            by_table.setdefault(table, []).append((feature, cat))
     for group in by_table.values():
-        per_feature.update(_label_cells(catalog, wanted, group))
+        parts.update(_label_parts(catalog, wanted, group))
     if plain:
-        per_feature.update(_value_cells(catalog, wanted, plain))
+        parts.update(_value_parts(catalog, wanted, plain))
     out = []
     for feature in features:
-        values = per_feature.get(feature["id"])
-        if not values:
-            continue
-        single = feature["dtype"] == "dict"
-        out.append((feature["name"], [_cell(values.get(i), single) for i in wanted]))
+        part = parts.get(feature["id"])
+        if part is not None and not part.is_empty():
+            first = feature["dtype"] == "dict"  # a dict feature shows its first dict
+            out.append((feature["name"], _cells(ids, part, first=first)))
     return out
 
 
-def _cell(values: list[Any] | None, first: bool) -> Any:
-    if not values:
-        return _MISSING
-    if first:
-        return values[0]
-    unique = list({_hashable(v): v for v in values}.values())
-    if len(unique) == 1:
-        return unique[0]
-    if any(isinstance(v, (dict, list)) for v in unique):
-        return unique  # several dicts or lists: no set can hold them
-    return set(unique)
+def _cells(ids: pl.Series, part: pl.DataFrame, *, first: bool) -> list[Any]:
+    """One cell per id from `part` (`__id`, `__key` and, for values, the typed
+    columns), rows in link order: missing, the one value, or a set of several."""
+    typed_columns = [c for c in FV_COLUMNS.names if c in part.columns]
+    summary = part.group_by("__id", maintain_order=True).agg(
+        pl.col("__key").n_unique().alias("__n"),
+        pl.col("__key").first(),
+        *[pl.col(c).first() for c in typed_columns],
+    )
+    aligned = pl.DataFrame({"__id": ids}).join(
+        summary, on="__id", how="left", maintain_order="left"
+    )
+    counts = aligned.get_column("__n").to_list()
+    if typed_columns:
+        columns = [aligned.get_column(c).to_list() for c in ["__key", *typed_columns]]
+        with _bulk(len(ids)):
+            values = [_from_typed(*row) for row in zip(*columns, strict=True)]
+    else:
+        values = aligned.get_column("__key").to_list()
+    several = {}
+    if not first and any(n is not None and n > 1 for n in counts):
+        many = part.group_by("__id").agg(pl.col("__key").unique(maintain_order=True))
+        several = dict(many.filter(pl.col("__key").list.len() > 1).rows())
+    out: list[Any] = []
+    for i, n, value in zip(ids.to_list(), counts, values, strict=True):
+        if n is None:
+            out.append(_MISSING)
+        elif n == 1 or first:
+            out.append(value)
+        else:
+            out.append(_several(several[i], decode=bool(typed_columns)))
+    return out
 
 
-def _hashable(value: Any) -> Any:
-    return orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value
+def _from_typed(text, kind, number, integer, string) -> Any:
+    """A value from its typed columns; only dicts and lists decode JSON."""
+    if kind == "number":
+        return integer if integer is not None else number
+    if kind == "string":
+        return string
+    if kind == "bool":
+        return bool(number)
+    if kind == "null" or text is None:
+        return None
+    return orjson.loads(text)
 
 
-def _label_cells(
+def _several(keys: list[Any], *, decode: bool) -> Any:
+    values = [orjson.loads(k) for k in keys] if decode else keys
+    if any(isinstance(v, (dict, list)) for v in values):
+        return values  # several dicts or lists: no set can hold them
+    return set(values)
+
+
+def _label_parts(
     catalog: Catalog, ids: list[int], group: list[tuple[dict, CatDtype]]
-) -> dict[int, dict[int, list[Any]]]:
+) -> dict[int, pl.DataFrame]:
+    """Per feature: (`__id`, `__key` = label name) in link order."""
     relation = _label_relation(catalog, group[0][1])
     source, target = relation.source_column, relation.target_column
     links = rows_where_in(catalog.frame(relation.link.table), source, ids)
-    links = links.filter(pl.col("feature_id").is_in([f["id"] for f, _ in group])).sort(
-        "id"
-    )
-    out: dict[int, dict[int, list[Any]]] = {}
+    links = links.filter(pl.col("feature_id").is_in([f["id"] for f, _ in group]))
+    out: dict[int, pl.DataFrame] = {}
     if links.is_empty():
         return out
+    links = links.sort("id")
     labels = catalog.frame(catalog.index.registry(relation.target).table)
-    fields = {f["id"]: cat.field for f, cat in group}
-    for feature_id, field in fields.items():
-        rows = links.filter(pl.col("feature_id") == feature_id)
-        if rows.is_empty():
-            continue
-        named = rows.join(
-            labels.select(pl.col("id").alias(target), pl.col(field).alias("__label")),
+    for feature, cat in group:
+        rows = links.filter(pl.col("feature_id") == feature["id"])
+        named = rows.select(pl.col(source).alias("__id"), target).join(
+            labels.select(pl.col("id").alias(target), pl.col(cat.field).alias("__key")),
             on=target,
             how="inner",
             maintain_order="left",
         )
-        grouped = named.group_by(source, maintain_order=True).agg("__label")
-        out[feature_id] = dict(grouped.rows())
+        out[feature["id"]] = named.drop(target)
     return out
 
 
-def _value_cells(
+def _value_parts(
     catalog: Catalog, ids: list[int], features: list[dict[str, Any]]
-) -> dict[int, dict[int, list[Any]]]:
+) -> dict[int, pl.DataFrame]:
+    """Per feature: (`__id`, `__key` = JSON text, typed columns) in link order."""
     links = rows_where_in(catalog.frame("artifact_featurevalue"), "artifact_id", ids)
-    out: dict[int, dict[int, list[Any]]] = {}
+    out: dict[int, pl.DataFrame] = {}
     if links.is_empty():
         return out
     links = links.sort("id")
     values = rows_where_in(
-        catalog.frame("featurevalue"),
-        "id",
-        links.get_column("featurevalue_id").to_list(),
+        catalog.frame("featurevalue"), "id", links.get_column("featurevalue_id")
     ).filter(pl.col("feature_id").is_in([f["id"] for f in features]))
-    joined = links.select("artifact_id", "featurevalue_id").join(
-        values.select(pl.col("id").alias("featurevalue_id"), "feature_id", "value"),
+    joined = links.select(pl.col("artifact_id").alias("__id"), "featurevalue_id").join(
+        values.select(
+            pl.col("id").alias("featurevalue_id"),
+            "feature_id",
+            pl.col("value").alias("__key"),
+            *FV_COLUMNS.names,
+        ),
         on="featurevalue_id",
         how="inner",
         maintain_order="left",
     )
-    texts = joined.get_column("value").unique()
-    decoded = dict(
-        zip(texts.to_list(), map(orjson.loads, texts.to_list()), strict=True)
-    )
-    grouped = joined.group_by("feature_id", "artifact_id", maintain_order=True).agg(
-        "value"
-    )
-    for feature_id, artifact_id, items in grouped.rows():
-        out.setdefault(feature_id, {})[artifact_id] = [decoded[t] for t in items]
+    for (feature_id,), part in joined.partition_by(
+        "feature_id", as_dict=True, maintain_order=True
+    ).items():
+        out[feature_id] = part.drop("feature_id", "featurevalue_id")
     return out

@@ -9,6 +9,7 @@ never rescans the buffered rows.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -177,33 +178,31 @@ def derived(frame: pl.DataFrame, key: Any, build: Callable[[], Any]) -> Any:
 
 
 def rows_where_in(
-    frame: pl.DataFrame, column: str, keys: Sequence[int]
+    frame: pl.DataFrame, column: str, keys: Sequence[int] | pl.Series
 ) -> pl.DataFrame:
-    """Rows of `frame` whose integer `column` is one of a few `keys`.
+    """Rows of `frame` whose integer `column` is one of `keys`, in frame order.
 
-    A large frame that is asked twice gets an index (its row order by `column`),
-    so later calls cost a binary search per key instead of a scan.
+    A large frame asked for a few keys twice gets an index (its row order by
+    `column`), so later calls cost a binary search per key instead of a scan.
     """
-    keys = sorted(set(keys))
-    if not keys or frame.is_empty():
+    dtype = frame.schema[column]
+    keys = pl.Series("key", keys, dtype=dtype).unique().sort()
+    if keys.is_empty() or frame.is_empty():
         return frame.clear()
-    if frame.height < 200_000 or len(keys) * 20 > frame.height:
-        return frame.filter(pl.col(column).is_in(keys))
+    if frame.height < 200_000 or keys.len() * 20 > frame.height:
+        return frame.filter(pl.col(column).is_in(keys.implode()))
     slot = _slot(frame)
     index = slot.get(("sorted", column))
     if index is None:
         slot[("asked", column)] = slot.get(("asked", column), 0) + 1
         if slot[("asked", column)] < 2:
-            return frame.filter(pl.col(column).is_in(keys))
+            return frame.filter(pl.col(column).is_in(keys.implode()))
         order = frame.get_column(column).arg_sort()
-        index = slot[("sorted", column)] = (
-            order,
-            frame.get_column(column).gather(order),
-        )
+        ordered = frame.get_column(column).gather(order)
+        index = slot[("sorted", column)] = (order, ordered)
     order, ordered = index
-    probe = pl.Series(keys, dtype=ordered.dtype)
-    low = ordered.search_sorted(probe, side="left").to_numpy()
-    high = ordered.search_sorted(probe, side="right").to_numpy()
+    low = ordered.search_sorted(keys, side="left").to_numpy()
+    high = ordered.search_sorted(keys, side="right").to_numpy()
     import numpy as np
 
     counts = high - low
@@ -253,24 +252,39 @@ def _touched(batch: Batch, table: str) -> bool:
 
 
 class Rows:
-    """New rows for one table, by column; small batches become dicts, large
-    writes become one frame."""
+    """New rows for one table: as dicts (what a batch buffers) or by column (what
+    becomes one frame for a large write)."""
 
-    def __init__(self, table: str, columns: dict[str, list[Any]], keys=None) -> None:
+    def __init__(
+        self,
+        table: str,
+        columns: dict[str, list[Any]] | None = None,
+        keys: list[LinkKey] | None = None,
+        *,
+        dicts: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.table = table
         self.columns = columns
+        self.rows = dicts
         #: for link tables: the (source, target, feature) key of each row
-        self.keys: list[LinkKey] | None = keys
+        self.keys = keys
 
     def __len__(self) -> int:
-        return len(self.columns["id"])
+        if self.rows is not None:
+            return len(self.rows)
+        return len(self.columns["id"]) if self.columns else 0
 
     def dicts(self) -> list[dict[str, Any]]:
+        if self.rows is not None:
+            return self.rows
         names = list(self.columns)
-        return [
-            dict(zip(names, row, strict=True))
-            for row in zip(*self.columns.values(), strict=True)
-        ]
+        rows = zip(*self.columns.values(), strict=True)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def frame(self, schema: pl.Schema) -> pl.DataFrame:
+        if self.rows is not None:
+            return pl.DataFrame(self.rows, schema=schema, strict=False)
+        return pl.DataFrame(self.columns, schema={c: schema[c] for c in self.columns})
 
 
 def write(catalog: Catalog, rows: Iterable[Rows]) -> None:
@@ -281,10 +295,7 @@ def write(catalog: Catalog, rows: Iterable[Rows]) -> None:
             continue
         batch = catalog.batch
         if batch is None:
-            schema = catalog.tables.schemas[part.table]
-            frame = pl.DataFrame(
-                part.columns, schema={c: schema[c] for c in part.columns}
-            )
+            frame = part.frame(catalog.tables.schemas[part.table])
             catalog.tables.append(part.table, frame)
             continue
         catalog.insert(part.table, part.dicts())
@@ -305,6 +316,10 @@ def link_rows(
     return len(rows)
 
 
+#: writes of up to this many rows are built as dicts, larger ones by column
+SMALL = 64
+
+
 def new_links(
     catalog: Catalog, relation: Relation, keys: Iterable[LinkKey], *, exact: bool
 ) -> Rows:
@@ -317,19 +332,25 @@ def new_links(
     else:
         wanted = list(dict.fromkeys((s, t, None) for s, t, _ in keys))
     new = _missing(catalog, relation, wanted, has_feature) if wanted else []
-    source, target = relation.source_column, relation.target_column
-    columns: dict[str, list[Any]] = {"id": [], source: [], target: []}
-    if has_feature:
-        columns["feature_id"] = []
-    columns["created_at"] = []
     if not new:
-        return Rows(link.table, columns, [])
-    columns["id"] = list(allocate(catalog, link.table, len(new), exact=exact))
-    columns[source] = [k[0] for k in new]
-    columns[target] = [k[1] for k in new]
+        return Rows(link.table, dicts=[], keys=[])
+    ids = allocate(catalog, link.table, len(new), exact=exact)
+    source, target = relation.source_column, relation.target_column
+    now = instance.now()
+    if len(new) <= SMALL:
+        if has_feature:
+            rows = [{"id": i, source: s, target: t, "feature_id": f, "created_at": now}
+                    for i, (s, t, f) in zip(ids, new, strict=True)]  # fmt: skip
+        else:
+            rows = [{"id": i, source: s, target: t, "created_at": now}
+                    for i, (s, t, _) in zip(ids, new, strict=True)]  # fmt: skip
+        return Rows(link.table, dicts=rows, keys=new)
+    columns: dict[str, list[Any]] = {
+        "id": list(ids), source: [k[0] for k in new], target: [k[1] for k in new],
+    }  # fmt: skip
     if has_feature:
         columns["feature_id"] = [k[2] for k in new]
-    columns["created_at"] = [instance.now()] * len(new)
+    columns["created_at"] = [now] * len(new)
     return Rows(link.table, columns, new)
 
 
@@ -425,6 +446,7 @@ def _session(batch: Batch) -> _Session:
     return session
 
 
+@functools.lru_cache(maxsize=256)
 def _has_feature(relation: Relation) -> bool:
     return relation.link is not None and any(
         f.name == "feature_id" for f in relation.link.extra

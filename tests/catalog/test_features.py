@@ -734,3 +734,17 @@ def test_catalog_without_the_path_table_gets_one(features, make_artifacts, catal
     reopened = lc.connect(catalog.root)
     assert ids(lc.Artifact.filter(meta__a__b=1)) == [artifact.id]
     assert reopened.frame("featurevalue_path").height == 2
+
+
+def test_cached_nodes_follow_new_links(features, make_artifacts, monkeypatch):
+    from lakecat.catalog import features as module
+
+    monkeypatch.setattr(module, "PATH_CACHE_ROWS", 0)  # cache at any size
+    first, second = make_artifacts(2)
+    first.features.add_values({"meta": {"k": 1}})
+    assert ids(lc.Artifact.filter(meta__k=1)) == [first.id]
+    assert ids(lc.Artifact.filter(meta__k=1)) == [first.id]
+    second.features.add_values({"meta": {"k": 1}})  # the same value, a new link
+    assert ids(lc.Artifact.filter(meta__k=1)) == [first.id, second.id]
+    second.features.add_values({"meta": {"k": 2}})
+    assert ids(lc.Artifact.filter(meta__k__gt=1)) == [second.id]
