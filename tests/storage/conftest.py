@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `tests.emulators` whichever way pytest was started
     sys.path.insert(0, str(REPO))
 #: seconds a worker may take to import lakecat before the workers start together
-START_DELAY = 3.0
+START_DELAY = 2.5
 
 
 def spawn(task: str, **args) -> subprocess.Popen:
