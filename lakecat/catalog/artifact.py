@@ -358,9 +358,30 @@ class Artifact(SQLRecord, schema=ARTIFACT):
                 self._delete_permanently(catalog)
             else:
                 self._values["branch_id"] = -1
+                if promote is not None:
+                    self._values["is_latest"] = False
                 catalog.update("artifact", [self._row()])
         if permanent and storage is not False:
             catalog.objects.remove(path)
+
+    def restore(self) -> None:
+        """Bring the artifact back; it is the latest again if no newer version is."""
+        catalog = instance.current()
+        latest = (
+            Artifact.filter(uid__startswith=self.uid[:16], is_latest=True)
+            .exclude(id=self.id)
+            .first()
+        )
+        self._values["branch_id"] = 1
+        with catalog.batching():
+            if latest is None or latest.created_at < self.created_at:
+                self._values["is_latest"] = True
+                if latest is not None:
+                    latest._values["is_latest"] = False
+                    catalog.update("artifact", [latest._row()])
+            else:
+                self._values["is_latest"] = False
+            catalog.update("artifact", [self._row()])
 
     @property
     def versions(self):

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: ids reserved per table at a time inside a batch; unused ones become a gap
+#: ids reserved per table at a time inside a batch; the unused tail is given
+#: back at the end unless another writer claimed after it (then it is a gap)
 ID_BLOCK = 512
 
 #: tables committed last, in this order: the owners that make a record visible
@@ -51,6 +52,8 @@ class Batch:
         #: the rows the resolvers last produced, for the overlay
         self._versioned: dict[str, dict[int, dict[str, Any]]] = {}
         self._ids: dict[str, range] = {}
+        #: pending inserts per table as one frame, kept in step with `inserts`
+        self._inserted: dict[str, pl.DataFrame] = {}
         self._overlays: dict[str, tuple[int, pl.DataFrame, pl.DataFrame]] = {}
         self._generation = 0
 
@@ -65,6 +68,12 @@ class Batch:
 
     def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         self.inserts.setdefault(table, []).extend(rows)
+        cached = self._inserted.get(table)
+        if cached is not None:
+            # grow the frame of pending inserts instead of rebuilding it per query
+            grown = pl.concat([cached, self.catalog._frame_of(table, rows)], rechunk=False)
+            # many small chunks slow every scan; merge them now and then
+            self._inserted[table] = grown.rechunk() if grown.n_chunks() > 32 else grown
         self._generation += 1
 
     def update(
@@ -74,6 +83,7 @@ class Batch:
         pending = {row["id"]: row for row in self.inserts.get(table, [])}
         for row in rows:
             if row["id"] in pending:
+                self._inserted.pop(table, None)
                 pending[row["id"]].update(
                     {k: v for k, v in row.items() if k not in kept}
                 )
@@ -94,6 +104,7 @@ class Batch:
 
     def delete(self, table: str, column: str, ids: list[int]) -> None:
         doomed = set(ids)
+        self._inserted.pop(table, None)
         if table in self.inserts:
             self.inserts[table] = [
                 r for r in self.inserts[table] if r.get(column) not in doomed
@@ -140,7 +151,14 @@ class Batch:
                 catalog.tables.append(
                     table, catalog._frame_of(table, self.inserts[table])
                 )
+        self.release_ids()
         logger.debug("committed batch over %d tables", len(order))
+
+    def release_ids(self) -> None:
+        """Return reserved ids this batch did not use, keeping ids dense."""
+        for table, unused in self._ids.items():
+            self.catalog.ids.release(table, unused)
+        self._ids.clear()
 
     # helpers
 
@@ -165,7 +183,7 @@ class Batch:
         self, table: str, frame: pl.DataFrame, versioned: list[dict[str, Any]]
     ) -> pl.DataFrame:
         """Pending inserts, then resolved versions, then updates, over `frame`."""
-        frame = self._upsert(table, frame, self.inserts.get(table, []))
+        frame = self._upsert(table, frame, self.inserts.get(table, []), cache=True)
         frame = self._upsert(table, frame, versioned)
         updates = self._kept_from(table, frame)
         if updates:
@@ -174,13 +192,22 @@ class Batch:
         return frame
 
     def _upsert(
-        self, table: str, frame: pl.DataFrame, rows: list[dict[str, Any]]
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        rows: list[dict[str, Any]],
+        *,
+        cache: bool = False,
     ) -> pl.DataFrame:
         if not rows:
             return frame
-        new = self.catalog._frame_of(table, rows).unique(
-            "id", keep="last", maintain_order=True
-        )
+        if cache:
+            # pending inserts carry freshly allocated ids: nothing to replace
+            if table not in self._inserted:
+                self._inserted[table] = self.catalog._frame_of(table, rows)
+            return pl.concat([frame, self._inserted[table]], rechunk=False)
+        new = self.catalog._frame_of(table, rows)
+        new = new.unique("id", keep="last", maintain_order=True)
         kept = frame.filter(~pl.col("id").is_in(new.get_column("id").implode()))
         return pl.concat([kept, new])
 

@@ -288,7 +288,8 @@ class Catalog:
         try:
             yield self.batch
         except BaseException:
-            self.batch = None
+            batch, self.batch = self.batch, None
+            batch.release_ids()
             raise
         batch, self.batch = self.batch, None
         batch.commit()

@@ -74,6 +74,24 @@ class IdAllocator:
             n += 1
             high = max(high, self._read_claim(table, n)[1])
 
+    def release(self, table: str, unused: range) -> None:
+        """Give back the unused tail of this process's last claim.
+
+        Only while nobody has claimed after it: the claim is rewritten with a
+        shorter range. A writer that read the old range starts after it, one that
+        reads the new range starts after that; neither overlaps an id in use.
+        """
+        last = self._last.get(table)
+        if not unused or last is None or unused.stop - 1 != last[1]:
+            return
+        n, _ = last
+        if self.objects.exists(self._claim_path(table, n + 1)):
+            return
+        start, _ = self._read_claim(table, n)
+        end = max(unused.start - 1, start - 1)
+        self.objects.write_bytes(self._claim_path(table, n), f"{start} {end}".encode())
+        self._last[table] = (n, end)
+
     def _read_claim(self, table: str, n: int) -> tuple[int, int]:
         start, end = self.objects.read_bytes(self._claim_path(table, n)).split()
         return int(start), int(end)

@@ -271,3 +271,28 @@ def test_failed_save_changes_nothing(catalog):
         lc.save([lc.Record(name="ok"), lc.Record(name="bad", uid=None, is_type=None)])
     assert catalog.tables.version("record") == before
     assert lc.Record.filter(name="kept").count() == 1
+
+
+def test_trashing_and_restoring_the_latest_version_keeps_one_latest(catalog, tmp_path):
+    versions = []
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(str(i))
+        versions.append(lc.Artifact(tmp_path / f"{i}.txt", key="v/x.txt").save())
+    versions[-1].delete()
+    assert lc.Artifact.get(key="v/x.txt").id == versions[1].id
+    assert lc.Artifact.objects.filter(key="v/x.txt", is_latest=True).count() == 1
+    lc.Artifact.get(versions[-1].id).restore()
+    assert lc.Artifact.get(key="v/x.txt").id == versions[-1].id
+    assert lc.Artifact.objects.filter(key="v/x.txt", is_latest=True).count() == 1
+    lc.Artifact.get(versions[0].id).delete()
+    lc.Artifact.get(versions[0].id).restore()
+    assert lc.Artifact.get(versions[0].id).is_latest is False
+
+
+def test_ids_stay_dense_across_batches(catalog):
+    with lc.batch():
+        first = [lc.Record(name=f"a{i}").save().id for i in range(3)]
+    with lc.batch():
+        second = [lc.Record(name=f"b{i}").save().id for i in range(3)]
+    single = lc.Record(name="c").save().id
+    assert first + second + [single] == list(range(first[0], first[0] + 7))
