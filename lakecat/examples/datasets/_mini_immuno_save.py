@@ -29,17 +29,31 @@ FEATURES: tuple[tuple[str, str], ...] = (
 CELL_TYPES = ("B cell", "T cell", "CD8-positive, alpha-beta T cell")
 
 
-def _schema(lc, **values: Any):
+def _schema(lc, members: tuple[Any, ...] = (), **values: Any):
+    """A schema, found by name or new; its hash covers its definition and members."""
     from lakecat.catalog.features import value_hash
 
     if values.get("name") is not None:
         found = lc.Schema.filter(name=values["name"]).first()
         if found is not None:
             return found
-    values.setdefault(
-        "hash", value_hash(sorted((k, str(v)) for k, v in values.items()))
-    )
+    described = sorted((k, str(v)) for k, v in values.items() if k != "uid")
+    values.setdefault("hash", value_hash([described, sorted(m.uid for m in members)]))
     return lc.Schema(**values).save()
+
+
+def _link_schemas(artifact, slots: dict[str, Any]) -> None:
+    """Link the artifact to its member schemas, each under its slot (obs, var)."""
+    from lakecat.catalog import instance
+
+    catalog = instance.current()
+    ids = catalog.allocate_ids("artifact_schema", len(slots))
+    now = instance.now()
+    catalog.insert("artifact_schema", [
+        {"id": i, "artifact_id": artifact.id, "schema_id": schema.id, "slot": slot,
+         "created_at": now}
+        for i, (slot, schema) in zip(ids, slots.items())
+    ])  # fmt: skip
 
 
 def _ensure_registries(lc, bt) -> dict[str, Any]:
@@ -78,13 +92,14 @@ def _save_dataset(lc, bt, adata, key: str, metadata: dict[str, Any], composite) 
     artifact.save()
 
     features = {f.name: f for f in lc.Feature.filter(name__in=valid)}
-    obs_schema = _schema(lc, itype="Feature", n=len(valid), slot="obs")
-    obs_schema.features.add(*features.values())
+    members = tuple(features[name] for name in valid)
+    obs_schema = _schema(lc, members, itype="Feature", n=len(valid))
+    obs_schema.features.add(*members)
     var_schema = _schema(
-        lc, itype="bionty.Gene.ensembl_gene_id", n=len(genes), dtype="num", slot="var"
+        lc, tuple(genes), itype="bionty.Gene.ensembl_gene_id", n=len(genes), dtype="num"
     )
     var_schema.genes.add(*genes)
-    artifact.feature_sets.add(obs_schema, var_schema)
+    _link_schemas(artifact, {"obs": obs_schema, "var": var_schema})
 
     labels: dict[str, Any] = {}
     for name in valid:
