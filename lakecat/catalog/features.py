@@ -767,21 +767,15 @@ def _json_value_rows(
                 created.append((feature["id"], key, e))
         links += [(a, known[(e.kind, e.hash)])
                   for a, e in zip(artifact_ids, encoded, strict=True)]  # fmt: skip
-    value_rows = related.Rows("featurevalue", {"id": []})
-    path_rows = related.Rows(PATHS, {"id": []})
+    value_rows = related.Rows("featurevalue", dicts=[])
+    path_rows = related.Rows(PATHS, dicts=[])
     if created:
         ids = list(related.allocate(catalog, "featurevalue", len(created), exact=exact))
         for fv_id, (feature_id, key, _) in zip(ids, created, strict=True):
             knowns[feature_id][key] = fv_id
         links = [(a, v if v > 0 else ids[-v - 1]) for a, v in links]
-        value_rows.columns = _value_columns(catalog, ids, created)
-        columns = _path_columns(ids, [f for f, _, _ in created],
-                                [e.value for _, _, e in created])  # fmt: skip
-        if columns["path"]:
-            _ensure_paths_table(catalog)
-            count = len(columns["path"])
-            path_ids = related.allocate(catalog, PATHS, count, exact=exact)
-            path_rows.columns = {"id": list(path_ids), **columns}
+        value_rows = _value_rows(catalog, ids, created)
+        path_rows = _path_rows(catalog, ids, created, exact=exact)
     relation = catalog.index.relations["Artifact"]["_feature_values"]
     keys = [(a, v, None) for a, v in links]
     return [
@@ -789,6 +783,48 @@ def _json_value_rows(
         path_rows,
         related.new_links(catalog, relation, keys, exact=exact),
     ]
+
+
+def _value_rows(catalog: Catalog, ids: list[int], created) -> related.Rows:
+    if len(ids) > related.SMALL:
+        return related.Rows("featurevalue", _value_columns(catalog, ids, created))
+    common = {"space_id": 1, "is_locked": False, "run_id": catalog.run_id,
+              "created_at": instance.now(), "created_by_id": catalog.user_id,
+              "branch_id": 1}  # fmt: skip
+    rows = []
+    for fv_id, (feature_id, _, e) in zip(ids, created, strict=True):
+        if e.kind in ("dict", "list"):
+            kind, number, integer, text = e.kind, None, None, None
+        else:
+            kind, number, integer, text = typed(e.value)
+        rows.append({"id": fv_id, "value": e.text, "hash": e.hash,
+                     "feature_id": feature_id, **common, "_kind": kind,
+                     "_number": number, "_integer": integer, "_text": text})  # fmt: skip
+    return related.Rows("featurevalue", dicts=rows)
+
+
+def _path_rows(catalog: Catalog, ids: list[int], created, *, exact: bool):
+    """`featurevalue_path` rows for the new dict and list values."""
+    containers = [(i, f, e.value) for i, (f, _, e) in zip(ids, created, strict=True)
+                  if e.kind in ("dict", "list")]  # fmt: skip
+    if not containers:
+        return related.Rows(PATHS, dicts=[])
+    _ensure_paths_table(catalog)
+    if len(containers) > related.SMALL:
+        columns = _path_columns(*(list(c) for c in zip(*containers, strict=True)))
+        count = len(columns["path"])
+        path_ids = related.allocate(catalog, PATHS, count, exact=exact)
+        return related.Rows(PATHS, {"id": list(path_ids), **columns})
+    nodes = [(fv_id, feature_id, node) for fv_id, feature_id, value in containers
+             for node in flatten(value)]  # fmt: skip
+    path_ids = related.allocate(catalog, PATHS, len(nodes), exact=exact)
+    rows = [
+        {"id": i, "featurevalue_id": fv_id, "feature_id": feature_id, "path": path,
+         "kind": kind, "number": number, "integer": integer, "text": text}
+        for i, (fv_id, feature_id, (path, kind, number, integer, text))
+        in zip(path_ids, nodes, strict=True)
+    ]  # fmt: skip
+    return related.Rows(PATHS, dicts=rows)
 
 
 def _value_columns(catalog, ids: list[int], created) -> dict[str, list[Any]]:
@@ -1801,10 +1837,16 @@ def _feature_cells(
     return out
 
 
+#: parts up to this many rows are gathered in Python: fewer Polars calls
+SMALL_PART = 5_000
+
+
 def _cells(ids: pl.Series, part: pl.DataFrame, *, first: bool) -> list[Any]:
     """One cell per id from `part` (`__id`, `__key` and, for values, the typed
     columns), rows in link order: missing, the one value, or a set of several."""
     typed_columns = [c for c in FV_COLUMNS.names if c in part.columns]
+    if part.height <= SMALL_PART:
+        return _cells_small(ids, part, typed_columns, first=first)
     summary = part.group_by("__id", maintain_order=True).agg(
         pl.col("__key").n_unique().alias("__n"),
         pl.col("__key").first(),
@@ -1832,6 +1874,26 @@ def _cells(ids: pl.Series, part: pl.DataFrame, *, first: bool) -> list[Any]:
             out.append(value)
         else:
             out.append(_several(several[i], decode=bool(typed_columns)))
+    return out
+
+
+def _cells_small(
+    ids: pl.Series, part: pl.DataFrame, typed_columns: list[str], *, first: bool
+) -> list[Any]:
+    grouped: dict[int, list[tuple[Any, ...]]] = {}
+    for row in part.select("__id", "__key", *typed_columns).rows():
+        grouped.setdefault(row[0], []).append(row[1:])
+    out: list[Any] = []
+    for i in ids.to_list():
+        items = grouped.get(i)
+        if not items:
+            out.append(_MISSING)
+            continue
+        keys = list(dict.fromkeys(item[0] for item in items))
+        if len(keys) == 1 or first:
+            out.append(_from_typed(*items[0]) if typed_columns else items[0][0])
+        else:
+            out.append(_several(keys, decode=bool(typed_columns)))
     return out
 
 
@@ -1868,15 +1930,20 @@ def _label_parts(
         return out
     links = links.sort("id")
     labels = catalog.frame(catalog.index.registry(relation.target).table)
-    for feature, cat in group:
-        rows = links.filter(pl.col("feature_id") == feature["id"])
-        named = rows.select(pl.col(source).alias("__id"), target).join(
-            labels.select(pl.col("id").alias(target), pl.col(cat.field).alias("__key")),
+    labels = rows_where_in(labels, "id", links.get_column(target))
+    for field in {cat.field for _, cat in group}:
+        feature_ids = [f["id"] for f, cat in group if cat.field == field]
+        named = links.filter(pl.col("feature_id").is_in(feature_ids)).join(
+            labels.select(pl.col("id").alias(target), pl.col(field).alias("__key")),
             on=target,
             how="inner",
             maintain_order="left",
         )
-        out[feature["id"]] = named.drop(target)
+        parts = named.select(pl.col(source).alias("__id"), "__key", "feature_id")
+        for (feature_id,), part in parts.partition_by(
+            "feature_id", as_dict=True, maintain_order=True
+        ).items():
+            out[feature_id] = part.drop("feature_id")
     return out
 
 
