@@ -638,7 +638,8 @@ def _remove_labels(catalog, artifact_id: int, feature, cat: CatDtype, value) -> 
         & (pl.col("feature_id") == feature["id"])
     )
     if value is not None:
-        labels = _resolve_labels(catalog, feature, cat, [value])
+        items = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        labels = _resolve_labels(catalog, feature, cat, items)
         links = links.filter(pl.col(relation.target_column).is_in(labels))
     catalog.delete_rows(relation.link.table, "id", links["id"].to_list())
 
@@ -1224,9 +1225,12 @@ def _categorical(
     source, target = relation.source_column, relation.target_column
     links = reads.frame(relation.link.table).select(source, target, "feature_id")
     links = links.filter(pl.col("feature_id") == feature["id"])
-    if lookup.comparator == "isnull" and len(lookup.path) == 1 and not lookup.transform:
+    plain = len(lookup.path) == 1 and not lookup.transform
+    if plain and lookup.comparator == "isnull":
         _check_bool(feature, lookup)
         return links.get_column(source), bool(lookup.value)
+    if plain and lookup.comparator == "exact" and lookup.value is None:
+        return links.get_column(source), True  # `feature=None`: not annotated
     label_ids = _matching_labels(reads, feature, cat, lookup)
     sources = links.filter(pl.col(target).is_in(label_ids)).get_column(source)
     return sources, False

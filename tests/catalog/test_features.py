@@ -351,6 +351,7 @@ def annotated(features, make_artifacts):
         ({"temperature__isnull": False}, [0, 1, 2]),
         ({"meta__isnull": True}, [4]),
         ({"perturbation__isnull": True}, [3, 4]),
+        ({"perturbation": None}, [3, 4]),
         ({"tag__isnull": False}, [0, 2]),
         # categorical by name, record, lists and lookups on the label
         ({"perturbation": "DMSO"}, [0, 1]),
@@ -655,6 +656,8 @@ def test_remove_values(annotated):
     first, second = annotated[:2]
     second.features.remove_values("perturbation", value="DMSO")
     assert second.features.get_values()["perturbation"] == "IFNG"
+    second.features.remove_values("perturbation", value=["IFNG"])
+    assert "perturbation" not in second.features.get_values()
     first.features.remove_values(["temperature", "tag"])
     values = first.features.get_values()
     assert "temperature" not in values and "tag" not in values
