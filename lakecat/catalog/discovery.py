@@ -82,8 +82,7 @@ def lookup(qs: QuerySet, field=None, return_field=None, *, keep: str | bool = "f
     values = None
     if returned is not None:
         values = [r._values.get(returned) for _, r in pairs]
-    prefix = "bt_" if schema.module == "bio" else "ln_"
-    return Lookup(pairs, keep=keep, returns=values, prefix=prefix)
+    return Lookup(pairs, keep=keep, returns=values, prefix="ln_")
 
 
 def _registries_of(module: str, wanted: list[str] | None = None) -> list[str]:

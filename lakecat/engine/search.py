@@ -390,7 +390,7 @@ class _Typos(NamedTuple):
 
     @property
     def scan_pieces(self) -> list[str]:
-        """The pieces of the word whose shortest piece is longest: the most selective."""
+        """The pieces of the word whose shortest piece is longest: most selective."""
         return max(self.pieces, key=lambda pieces: min(map(len, pieces)))
 
 
