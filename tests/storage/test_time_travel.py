@@ -191,3 +191,23 @@ def test_read_only_catalog_sees_new_commits_but_as_of_does_not(history, tmp_path
     assert frozen.frame("record").height == before
     assert "later" not in frozen.frame("record").get_column("name").to_list()
     assert pl.Series(reader.frame("record")["name"]).to_list()[-1] == "later"
+
+
+def test_time_before_the_kept_log_raises_storage_error(catalog):
+    """Log entries cleaned up after the retention window: no silent later state."""
+    from deltalake import DeltaTable
+
+    lc.Record(name="one").save()
+    moment = _moment()
+    lc.Record(name="two").save()
+    lc.Record(name="three").save()
+    log = Path(catalog.tables.uri("record")) / "_delta_log"
+    delta = DeltaTable(catalog.tables.uri("record"))
+    delta.create_checkpoint()
+    for entry in log.glob("*.json"):
+        if int(entry.name[:20]) < delta.version():
+            entry.unlink()  # what log cleanup does once entries expire
+
+    with pytest.raises(lc.errors.StorageError, match="retention window"):
+        catalog.at(moment).frame("record")
+    assert catalog.at(datetime.now(timezone.utc)).frame("record").height == 3
