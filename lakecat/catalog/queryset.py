@@ -120,8 +120,11 @@ class QuerySet:
         window: tuple[int, int | None] | None = None,
         ranked: tuple[int, ...] | None = None,
         compiled: _Compiled | None = None,
+        catalog: instance.Catalog | None = None,
     ) -> None:
         self.model = model
+        #: a catalog pinned by `as_of()`; otherwise the connected one
+        self._pinned = catalog
         self._scoped = scoped
         self._nodes = nodes
         self._order = order
@@ -141,6 +144,7 @@ class QuerySet:
             "window": self._window,
             "ranked": self._ranked,
             "compiled": self._compiled,
+            "catalog": self._pinned,
         }
         state.update(changes)
         return QuerySet(self.model, **state)
@@ -151,7 +155,16 @@ class QuerySet:
 
     @property
     def _catalog(self) -> instance.Catalog:
-        return instance.current()
+        return self._pinned if self._pinned is not None else instance.current()
+
+    def as_of(self, when: Any) -> QuerySet:
+        """The same query on the catalog as it was at `when` (read-only).
+
+        `when` is a datetime or an ISO string (naive means UTC). Outside the
+        retention window of the catalog's history this raises `StorageError`.
+        Records it returns resolve their relations in the present catalog.
+        """
+        return self._clone(catalog=self._catalog.at(when), compiled=None)
 
     # building
 

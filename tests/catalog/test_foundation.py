@@ -296,3 +296,21 @@ def test_ids_stay_dense_across_batches(catalog):
         second = [lc.Record(name=f"b{i}").save().id for i in range(3)]
     single = lc.Record(name="c").save().id
     assert first + second + [single] == list(range(first[0], first[0] + 7))
+
+
+def test_queryset_as_of_answers_from_the_past(catalog):
+    import time
+    from datetime import datetime, timezone
+
+    lc.Record(name="early").save()
+    time.sleep(0.05)
+    moment = datetime.now(timezone.utc)
+    time.sleep(0.05)
+    late = lc.Record(name="late").save()
+    late.name = "renamed"
+    late.save()
+    assert lc.Record.filter().to_list("name") == ["early", "renamed"]
+    assert lc.Record.filter().as_of(moment).to_list("name") == ["early"]
+    assert lc.Record.filter(name__startswith="e").as_of(moment.isoformat()).count() == 1
+    with pytest.raises(lc.errors.StorageError):
+        lc.Record.filter().as_of("2001-01-01T00:00:00")
