@@ -19,8 +19,8 @@ import time
 os.environ.setdefault("LAKECAT_VERBOSITY", "WARNING")
 os.environ["LAKECAT_HOME"] = tempfile.mkdtemp(prefix="lakecat-bench-home-")
 
-import lakecat as lc  # noqa: E402
-import lakecat.bio as bt  # noqa: E402
+import lakecat as lc
+import lakecat.bio as bt
 
 RUNS = 7
 

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SETUP = '''\
+SETUP = """\
 import tempfile
 
 import pandas as pd
@@ -29,17 +29,22 @@ def heading(text):
     print(f"\\n=== {text} ===")
 
 
-show = display  # noqa: F821 (defined by IPython)'''
+show = display  # noqa: F821 (defined by IPython)"""
 
 
 def cells_of(source: str) -> list[tuple[str, str]]:
     """(kind, text) cells: the module's leading markdown, setup, then main's body."""
     tree = ast.parse(source)
-    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+    main = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"
+    )
     lines = source.splitlines()
     body = textwrap.dedent("\n".join(lines[main.lineno : main.end_lineno]))
     intro = source.split("# %%\n", 1)[0]
-    cells = [("markdown", _markdown(intro.replace("# %% [markdown]\n", ""))), ("code", SETUP)]
+    cells = [
+        ("markdown", _markdown(intro.replace("# %% [markdown]\n", ""))),
+        ("code", SETUP),
+    ]
     for chunk in body.split("# %%"):
         chunk = chunk.strip("\n")
         if chunk.startswith(" [markdown]"):
@@ -57,7 +62,9 @@ def cells_of(source: str) -> list[tuple[str, str]]:
 
 
 def _markdown(text: str) -> str:
-    return "\n".join(line.removeprefix("#").removeprefix(" ") for line in text.strip().splitlines())
+    return "\n".join(
+        line.removeprefix("#").removeprefix(" ") for line in text.strip().splitlines()
+    )
 
 
 def build() -> dict:
@@ -65,9 +72,17 @@ def build() -> dict:
 
     notebook = nbformat.v4.new_notebook()
     for kind, text in cells_of((HERE / "guide.py").read_text()):
-        maker = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+        maker = (
+            nbformat.v4.new_markdown_cell
+            if kind == "markdown"
+            else nbformat.v4.new_code_cell
+        )
         notebook.cells.append(maker(text))
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     for i, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{i}"
     return notebook

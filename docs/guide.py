@@ -33,9 +33,11 @@ def show(value) -> None:
 def main(storage: str) -> None:
     # %% [markdown]
     # ## Set up a catalog with a few example datasets
-    heading("lakecat init --storage {} --modules bio".format(storage))
+    heading(f"lakecat init --storage {storage} --modules bio")
     lc.init(storage=storage, modules=["bio"], user="testuser1", user_name="Test User1")
-    lc.track("Wc8F4siRSKMZ", key="registries.ipynb", description="Query & search registries")
+    lc.track(
+        "Wc8F4siRSKMZ", key="registries.ipynb", description="Query & search registries"
+    )
     datasets = lc.examples.datasets
     lc.Artifact(datasets.file_jpg_paradisi05(), key="images/my_image.jpg").save()
     lc.Artifact(datasets.file_fastq(), key="raw/my_fastq.fastq.gz").save()
@@ -120,7 +122,9 @@ def main(storage: str) -> None:
     # ## Filter operators
     heading('and: lc.Artifact.filter(suffix=".h5ad", records=study1)')
     show(lc.Artifact.filter(suffix=".h5ad", records=study1).to_dataframe())
-    heading("less than / greater than: lc.Artifact.filter(records=study1, size__gt=1e4)")
+    heading(
+        "less than / greater than: lc.Artifact.filter(records=study1, size__gt=1e4)"
+    )
     show(lc.Artifact.filter(records=study1, size__gt=1e4).to_dataframe())
     heading('in: lc.Artifact.filter(suffix__in=[".jpg", ".fastq.gz"])')
     show(lc.Artifact.filter(suffix__in=[".jpg", ".fastq.gz"]).to_dataframe())
@@ -134,7 +138,11 @@ def main(storage: str) -> None:
     heading('startswith: lc.Transform.filter(description__startswith="Query")')
     show(lc.Transform.filter(description__startswith="Query").to_dataframe())
     heading('or: lc.Artifact.filter(lc.Q(suffix=".jpg") | lc.Q(suffix=".fastq.gz"))')
-    show(lc.Artifact.filter(lc.Q(suffix=".jpg") | lc.Q(suffix=".fastq.gz")).to_dataframe())
+    show(
+        lc.Artifact.filter(
+            lc.Q(suffix=".jpg") | lc.Q(suffix=".fastq.gz")
+        ).to_dataframe()
+    )
     heading('negate: lc.Artifact.filter(~lc.Q(suffix=".jpg"))')
     show(lc.Artifact.filter(~lc.Q(suffix=".jpg")).to_dataframe())
 

@@ -32,5 +32,8 @@ def catalog(tmp_path):
     import lakecat as lc
 
     return lc.init(
-        storage=tmp_path / "catalog", modules=["bio"], user="testuser1", user_name="Test User1"
+        storage=tmp_path / "catalog",
+        modules=["bio"],
+        user="testuser1",
+        user_name="Test User1",
     )

@@ -78,7 +78,9 @@ class BioRecord(SQLRecord):
     # public reference
 
     @classmethod
-    def public(cls, organism: str | None = None, version: str | None = None) -> PublicOntology:
+    def public(
+        cls, organism: str | None = None, version: str | None = None
+    ) -> PublicOntology:
         """The whole pinned public table, searchable (`.search("b cell")`)."""
         return PublicOntology(cls._entity, organism, version)
 
@@ -90,7 +92,9 @@ class BioRecord(SQLRecord):
     def _source_record(cls, organism: str | None = None) -> Source:
         spec = _public.source_spec(cls._entity, organism)
         entity = f"bionty.{cls._entity}"
-        found = Source.filter(entity=entity, name=spec.name, version=spec.version).first()
+        found = Source.filter(
+            entity=entity, name=spec.name, version=spec.version
+        ).first()
         if found is not None:
             return found
         key = f"{entity}{spec.name}{spec.organism}{spec.version}"
@@ -140,20 +144,26 @@ class BioRecord(SQLRecord):
             progress(new.height - new.height // 2)
         source._values["in_db"] = True
         source.save()
-        inform(f"imported {new.height} {cls.__name__} records from {source.name} {source.version}")
+        inform(
+            f"imported {new.height} {cls.__name__} records from {source.name} {source.version}"
+        )
         return new.height
 
     @classmethod
-    def _bulk_rows(cls, catalog, frame: pl.DataFrame, source_id: int, ids: range) -> list[dict]:
+    def _bulk_rows(
+        cls, catalog, frame: pl.DataFrame, source_id: int, ids: range
+    ) -> list[dict]:
         now = instance.now()
         fields = [f.name for f in cls._schema.fields]
         key = cls._key_field
         uid_length = cls._uid_length
         frame = frame.with_columns(
             pl.Series("id", list(ids), dtype=pl.Int64),
-            pl.col(key).map_elements(
+            pl.col(key)
+            .map_elements(
                 lambda v: sources.ontology_uid(v, uid_length), return_dtype=pl.String
-            ).alias("uid"),
+            )
+            .alias("uid"),
             pl.lit(source_id, dtype=pl.Int64).alias("source_id"),
             pl.lit(now).alias("created_at"),
             pl.lit(now).alias("updated_at"),
@@ -164,7 +174,9 @@ class BioRecord(SQLRecord):
             pl.lit(False).alias("is_locked"),
         )
         if "organism_id" in fields and "organism" in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("organism_id"))
+            frame = frame.with_columns(
+                pl.lit(None, dtype=pl.Int64).alias("organism_id")
+            )
         return frame.select([c for c in fields if c in frame.columns]).to_dicts()
 
     @classmethod
@@ -177,9 +189,14 @@ class BioRecord(SQLRecord):
             .drop_nulls("parents")
             .join(registry, on=cls._key_field)
             .rename({"id": link.source_column})
-            .join(registry.rename({cls._key_field: "parents", "id": link.target_column}), on="parents")
+            .join(
+                registry.rename({cls._key_field: "parents", "id": link.target_column}),
+                on="parents",
+            )
         )
-        existing = catalog.frame(link.table).select(link.source_column, link.target_column)
+        existing = catalog.frame(link.table).select(
+            link.source_column, link.target_column
+        )
         pairs = pairs.select(link.source_column, link.target_column).join(
             existing, on=[link.source_column, link.target_column], how="anti"
         )
@@ -193,7 +210,9 @@ class BioRecord(SQLRecord):
         catalog.insert(link.table, rows)
 
     @classmethod
-    def from_source(cls, *, organism: str | None = None, **kwargs: Any) -> BioRecord | None:
+    def from_source(
+        cls, *, organism: str | None = None, **kwargs: Any
+    ) -> BioRecord | None:
         """A record for one public term, by `name=`, `ontology_id=`, synonym, ….
 
         Returns the saved record if the term is already in the registry, else an
@@ -202,7 +221,7 @@ class BioRecord(SQLRecord):
         if len(kwargs) != 1:
             msg = f"{cls.__name__}.from_source() takes one field, e.g. name='T cell'"
             raise TypeError(msg)
-        (field, value), = kwargs.items()
+        ((field, value),) = kwargs.items()
         reference = cls._reference(organism)
         if field not in reference.columns:
             msg = f"{cls.__name__}.from_source(): unknown field {field!r}; use one of {reference.columns}"
@@ -223,13 +242,17 @@ class BioRecord(SQLRecord):
         fields = {f.name for f in cls._schema.fields}
         values = {k: v for k, v in term.items() if k in fields and k not in ("id",)}
         record = cls(**values)
-        record._values["uid"] = sources.ontology_uid(term[cls._key_field], cls._uid_length)
+        record._values["uid"] = sources.ontology_uid(
+            term[cls._key_field], cls._uid_length
+        )
         record._pending_terms = [term]
         record._organism = organism
         return record
 
     @classmethod
-    def from_values(cls, values, field: str | None = None, organism: str | None = None) -> list[BioRecord]:
+    def from_values(
+        cls, values, field: str | None = None, organism: str | None = None
+    ) -> list[BioRecord]:
         """Records for the values that validate (names, synonyms or ids)."""
         field = field or cls._schema.default_name_field
         values = list(dict.fromkeys(values))
@@ -238,14 +261,16 @@ class BioRecord(SQLRecord):
         reference = cls._reference(organism)
         standardized = _public.standardize(reference, values, field)
         out = []
-        for value, canonical in zip(values, standardized):
+        for value, canonical in zip(values, standardized, strict=True):
             if value in found:
                 out.append(found[value])
                 continue
             hits = reference.filter(pl.col(field) == canonical)
             if hits.height:
                 term = hits.row(0, named=True)
-                existing = cls.objects.filter(**{cls._key_field: term[cls._key_field]}).first()
+                existing = cls.objects.filter(
+                    **{cls._key_field: term[cls._key_field]}
+                ).first()
                 out.append(existing or cls._unsaved(term, organism))
         return out
 
@@ -268,9 +293,16 @@ class BioRecord(SQLRecord):
                 )
                 if missing.height:
                     ids = catalog.allocate_ids(self._schema.table, missing.height)
-                    catalog.insert(self._schema.table, self._bulk_rows(catalog, missing, source.id, ids))
-                family = reference.filter(pl.col(self._key_field).is_in([*ancestors, term[self._key_field]]))
-                self._insert_parent_links(catalog, family.select(self._key_field, "parents"))
+                    catalog.insert(
+                        self._schema.table,
+                        self._bulk_rows(catalog, missing, source.id, ids),
+                    )
+                family = reference.filter(
+                    pl.col(self._key_field).is_in([*ancestors, term[self._key_field]])
+                )
+                self._insert_parent_links(
+                    catalog, family.select(self._key_field, "parents")
+                )
         self._pending_terms = []
         return self
 
@@ -285,17 +317,23 @@ class BioRecord(SQLRecord):
     @classmethod
     def validate(cls, values, field: str | None = None) -> np.ndarray:
         """Which values are in the registry's `field` (default: its name field)."""
-        return _public.validate(cls._registry_frame(), values, field or cls._schema.default_name_field)
+        return _public.validate(
+            cls._registry_frame(), values, field or cls._schema.default_name_field
+        )
 
     @classmethod
     def inspect(cls, values, field: str | None = None) -> InspectResult:
         """Valid values, synonyms of valid values, and unknown values."""
-        return _public.inspect(cls._registry_frame(), values, field or cls._schema.default_name_field)
+        return _public.inspect(
+            cls._registry_frame(), values, field or cls._schema.default_name_field
+        )
 
     @classmethod
     def standardize(cls, values, field: str | None = None) -> list[Any]:
         """Synonyms replaced by the registry's names; unknown values unchanged."""
-        return _public.standardize(cls._registry_frame(), values, field or cls._schema.default_name_field)
+        return _public.standardize(
+            cls._registry_frame(), values, field or cls._schema.default_name_field
+        )
 
     # hierarchy
 
@@ -361,8 +399,12 @@ def _ontology_class(name: str, doc: str) -> type[BioRecord]:
 CellType = _ontology_class("CellType", "Cell types from the Cell Ontology (CL).")
 Tissue = _ontology_class("Tissue", "Tissues from Uberon.")
 Disease = _ontology_class("Disease", "Diseases from Mondo.")
-DevelopmentalStage = _ontology_class("DevelopmentalStage", "Developmental stages (HsapDv, MmusDv).")
-ExperimentalFactor = _ontology_class("ExperimentalFactor", "Experimental factors from EFO.")
+DevelopmentalStage = _ontology_class(
+    "DevelopmentalStage", "Developmental stages (HsapDv, MmusDv)."
+)
+ExperimentalFactor = _ontology_class(
+    "ExperimentalFactor", "Experimental factors from EFO."
+)
 Ethnicity = _ontology_class("Ethnicity", "Ancestry categories from HANCESTRO.")
 Phenotype = _ontology_class("Phenotype", "Phenotypic qualities from PATO.")
 
@@ -393,8 +435,14 @@ class Gene(BioRecord, schema=schemas.GENE):
         return rows
 
     def save(self) -> Gene:
-        if self.id is None and self._values.get("organism_id") is None and self._pending_terms:
-            self._values["organism_id"] = _organism_id(pl.DataFrame(self._pending_terms))
+        if (
+            self.id is None
+            and self._values.get("organism_id") is None
+            and self._pending_terms
+        ):
+            self._values["organism_id"] = _organism_id(
+                pl.DataFrame(self._pending_terms)
+            )
         return super().save()
 
 
@@ -403,7 +451,9 @@ def _organism_id(frame: pl.DataFrame) -> int | None:
     if "organism" not in frame.columns or frame.is_empty():
         return None
     name = frame.get_column("organism")[0]
-    record = Organism.objects.filter(name=name).first() or Organism.from_source(name=name)
+    record = Organism.objects.filter(name=name).first() or Organism.from_source(
+        name=name
+    )
     if record is None:
         return None
     if record.id is None:

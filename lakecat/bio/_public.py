@@ -34,7 +34,9 @@ class InspectResult:
         )
 
 
-def reference_frame(entity: str, organism: str | None = None, version: str | None = None) -> pl.DataFrame:
+def reference_frame(
+    entity: str, organism: str | None = None, version: str | None = None
+) -> pl.DataFrame:
     """The public table behind a bio registry, with lakecat's column names."""
     if entity == "Gene":
         return sources.load_genes(organism or "human")
@@ -77,9 +79,13 @@ def inspect(frame: pl.DataFrame, values, field: str) -> InspectResult:
     values = list(values)
     valid = validate(frame, values, field)
     synonyms = synonym_map(frame, field)
-    validated = [v for v, ok in zip(values, valid) if ok]
-    rest = [v for v, ok in zip(values, valid) if not ok]
-    mapper = {v: synonyms[v.lower()] for v in rest if isinstance(v, str) and v.lower() in synonyms}
+    validated = [v for v, ok in zip(values, valid, strict=True) if ok]
+    rest = [v for v, ok in zip(values, valid, strict=True) if not ok]
+    mapper = {
+        v: synonyms[v.lower()]
+        for v in rest
+        if isinstance(v, str) and v.lower() in synonyms
+    }
     return InspectResult(validated, [v for v in rest if v not in mapper], mapper)
 
 
@@ -101,7 +107,9 @@ def standardize(frame: pl.DataFrame, values, field: str) -> list[Any]:
 class PublicOntology:
     """A pinned public reference table: `bt.CellType.public()`."""
 
-    def __init__(self, entity: str, organism: str | None = None, version: str | None = None) -> None:
+    def __init__(
+        self, entity: str, organism: str | None = None, version: str | None = None
+    ) -> None:
         self.entity = entity
         self.organism = organism
         self.source = source_spec(entity, organism)
@@ -129,7 +137,9 @@ class PublicOntology:
         """Ranked matches as a DataFrame indexed by ontology id, best first."""
         from lakecat.engine.search import rank
 
-        fields = [field] if isinstance(field, str) else list(field or self._text_fields())
+        fields = (
+            [field] if isinstance(field, str) else list(field or self._text_fields())
+        )
         frame = self.frame.with_row_index("__row")
         ranked = rank(frame, string, fields, case_sensitive=case_sensitive, limit=limit,
                       id_column="__row")  # fmt: skip
@@ -164,5 +174,7 @@ class _Term:
         self.__dict__.update(row)
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k not in ("ancestors",))
+        shown = ", ".join(
+            f"{k}={v!r}" for k, v in self.__dict__.items() if k not in ("ancestors",)
+        )
         return f"Term({shown})"

@@ -171,7 +171,9 @@ class Artifact(SQLRecord, schema=ARTIFACT):
         else:
             msg = f"Artifact.from_dataframe takes a pandas or Polars DataFrame, got {type(df).__name__}"
             raise TypeError(msg)
-        artifact = cls(path, key=key, description=description, revises=revises, **kwargs)
+        artifact = cls(
+            path, key=key, description=description, revises=revises, **kwargs
+        )
         if artifact.id is None:
             artifact._values.update(kind="dataset", otype="DataFrame", n_observations=n)
         return artifact
@@ -194,7 +196,9 @@ class Artifact(SQLRecord, schema=ARTIFACT):
             path = folder / (PurePosixPath(key).name if key else "dataset.h5ad")
             adata.write_h5ad(path)
             n = adata.n_obs
-        artifact = cls(path, key=key, description=description, revises=revises, **kwargs)
+        artifact = cls(
+            path, key=key, description=description, revises=revises, **kwargs
+        )
         if artifact.id is None:
             artifact._values.update(kind="dataset", otype="AnnData", n_observations=n)
         return artifact
@@ -386,7 +390,9 @@ class Artifact(SQLRecord, schema=ARTIFACT):
     @property
     def versions(self):
         """Every version of this artifact, newest first."""
-        return Artifact.objects.filter(uid__startswith=self.uid[:16]).order_by("-created_at")
+        return Artifact.objects.filter(uid__startswith=self.uid[:16]).order_by(
+            "-created_at"
+        )
 
     @property
     def stem_uid(self) -> str:

@@ -71,7 +71,9 @@ class Batch:
         cached = self._inserted.get(table)
         if cached is not None:
             # grow the frame of pending inserts instead of rebuilding it per query
-            grown = pl.concat([cached, self.catalog._frame_of(table, rows)], rechunk=False)
+            grown = pl.concat(
+                [cached, self.catalog._frame_of(table, rows)], rechunk=False
+            )
             # many small chunks slow every scan; merge them now and then
             self._inserted[table] = grown.rechunk() if grown.n_chunks() > 32 else grown
         self._generation += 1

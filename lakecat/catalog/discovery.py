@@ -9,10 +9,7 @@ does not. Naming an exact row (`get("<uid>")`, `get(id=...)`) finds it anywhere.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
-
-import polars as pl
 
 from lakecat.catalog import instance
 from lakecat.catalog.record import REGISTRY_CLASSES, FieldRef
@@ -92,7 +89,11 @@ def _registries_of(module: str, wanted: list[str] | None = None) -> list[str]:
         qualified
         for qualified, schema in catalog.index.registries.items()
         if schema.module == module
-        and (schema.name in wanted if wanted is not None else schema.name not in VIEW_SKIP)
+        and (
+            schema.name in wanted
+            if wanted is not None
+            else schema.name not in VIEW_SKIP
+        )
     ]
     return sorted(names, key=lambda q: catalog.index.registry(q).name)
 
@@ -138,7 +139,9 @@ def _pandas_dtype_label(dtype) -> str:
     kind = getattr(dtype, "kind", "O")
     if str(dtype) == "category":
         return "cat"
-    return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}.get(kind, "str")
+    return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}.get(
+        kind, "str"
+    )
 
 
 def _with_dtypes(df: pd.DataFrame) -> str:
@@ -147,12 +150,12 @@ def _with_dtypes(df: pd.DataFrame) -> str:
 
     catalog = instance.current()
     features = catalog.frame("feature").select("name", "dtype")
-    dtypes = dict(zip(features["name"].to_list(), features["dtype"].to_list()))
+    dtypes = dict(
+        zip(features["name"].to_list(), features["dtype"].to_list(), strict=True)
+    )
     labels = [dtypes.get(c) or _pandas_dtype_label(df[c].dtype) for c in df.columns]
     header = pd.MultiIndex.from_arrays([list(df.columns), labels])
     shown = df.copy()
     shown.columns = header
     shown.index.name = df.index.name
     return _text(shown)
-
-

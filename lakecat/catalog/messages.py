@@ -29,7 +29,9 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     """A warning attributed to the first stack frame outside lakecat."""
     frame = sys._getframe(1)
     level = 2  # 1 would be this function, 2 its caller
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("lakecat"):
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        "lakecat"
+    ):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class _Classes(dict):
     """Registry classes by qualified name; bio classes load on first use."""
 
@@ -153,7 +154,9 @@ class Registry(type):
         schema = getattr(cls, "_schema", None)
         if schema is None:
             return super().__repr__()
-        return f"<registry {schema.qualified_name}: {', '.join(schema.display_columns)}>"
+        return (
+            f"<registry {schema.qualified_name}: {', '.join(schema.display_columns)}>"
+        )
 
 
 class SQLRecord(metaclass=Registry):
@@ -164,7 +167,9 @@ class SQLRecord(metaclass=Registry):
     DoesNotExist: ClassVar[type[errors.DoesNotExist]]
     MultipleObjectsReturned: ClassVar[type[errors.MultipleResultsFound]]
 
-    def __init_subclass__(cls, schema: RegistrySchema | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, schema: RegistrySchema | None = None, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
         if schema is None:
             return
@@ -173,7 +178,9 @@ class SQLRecord(metaclass=Registry):
             setattr(cls, f.name, _Column(f))
         relations = FULL_INDEX.relations.get(schema.qualified_name, {})
         for name, relation in relations.items():
-            if hasattr(cls, name) and not isinstance(getattr(cls, name, None), FieldRef):
+            if hasattr(cls, name) and not isinstance(
+                getattr(cls, name, None), FieldRef
+            ):
                 continue
             if relation.kind == "fk":
                 setattr(cls, name, _ForeignKey(name, relation.column, relation.target))
@@ -203,13 +210,21 @@ class SQLRecord(metaclass=Registry):
                 setattr(self, key, value)
             else:
                 names = sorted(
-                    {f.name for f in schema.fields if f.name not in ("id", "updated_at")}
+                    {
+                        f.name
+                        for f in schema.fields
+                        if f.name not in ("id", "updated_at")
+                    }
                     | {n for n, r in relations.items() if r.kind == "fk"}
                 )
                 names = [n for n in names if not n.startswith("_")]
                 error = unknown_field(schema, key, names)
-                msg = str(error).replace("Unknown field", f"{schema.name}() got an unknown field", 1)
-                raise errors.FieldError(msg, registry=schema.name, field=key, allowed=names)
+                msg = str(error).replace(
+                    "Unknown field", f"{schema.name}() got an unknown field", 1
+                )
+                raise errors.FieldError(
+                    msg, registry=schema.name, field=key, allowed=names
+                )
 
     @classmethod
     def _existing(cls, *args: Any, **kwargs: Any) -> SQLRecord | None:
@@ -244,7 +259,9 @@ class SQLRecord(metaclass=Registry):
         return self.id == other.id
 
     def __hash__(self) -> int:
-        return hash((self._schema.qualified_name, self.id if self.id is not None else id(self)))
+        return hash(
+            (self._schema.qualified_name, self.id if self.id is not None else id(self))
+        )
 
     def __repr__(self) -> str:
         schema = self._schema
@@ -252,7 +269,11 @@ class SQLRecord(metaclass=Registry):
         own, fks = [], []
         for f in schema.fields:
             name = f.name
-            if name in REPR_SKIP or name.startswith("_") or name in ("uid", "created_at", "is_locked"):
+            if (
+                name in REPR_SKIP
+                or name.startswith("_")
+                or name in ("uid", "created_at", "is_locked")
+            ):
                 continue
             (fks if name in fk_columns else own).append(name)
         first = [n for n in ("branch_id", "space_id") if n in fks]
@@ -291,9 +312,16 @@ class SQLRecord(metaclass=Registry):
             values["created_at"] = t
         if schema.field("updated_at") is not None:
             values["updated_at"] = t
-        if schema.field("created_by_id") is not None and values.get("created_by_id") is None:
+        if (
+            schema.field("created_by_id") is not None
+            and values.get("created_by_id") is None
+        ):
             values["created_by_id"] = catalog.user_id
-        if schema.field("run_id") is not None and values.get("run_id") is None and self.id is None:
+        if (
+            schema.field("run_id") is not None
+            and values.get("run_id") is None
+            and self.id is None
+        ):
             values["run_id"] = catalog.run_id
         if schema.has_branch and values.get("branch_id") is None:
             values["branch_id"] = catalog.branch_id
@@ -340,7 +368,9 @@ class SQLRecord(metaclass=Registry):
         with catalog.batching():
             for relation in catalog.index.relations[name].values():
                 if relation.kind == "m2m" and relation.link is not None:
-                    catalog.delete_rows(relation.link.table, relation.source_column, [self.id])
+                    catalog.delete_rows(
+                        relation.link.table, relation.source_column, [self.id]
+                    )
             catalog.delete_rows(self._schema.table, "id", [self.id])
         self._values["id"] = None
 
@@ -375,7 +405,11 @@ class SQLRecord(metaclass=Registry):
         """Deprecated alias of `to_dataframe()`."""
         import warnings
 
-        warnings.warn("`df()` is deprecated, use `to_dataframe()`", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "`df()` is deprecated, use `to_dataframe()`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return cls.to_dataframe(include=include, features=features, limit=limit)
 
     @classmethod

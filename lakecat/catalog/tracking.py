@@ -60,9 +60,10 @@ def track(
         existing = Transform.objects.filter(uid=uid).first() if uid else None
         if existing is None and uid is None:
             existing = Transform.filter(key=key, is_latest=True).first()
-        record = existing or Transform(
-            uid=uid, key=key, type=kind, description=description
-        ).save()
+        record = (
+            existing
+            or Transform(uid=uid, key=key, type=kind, description=description).save()
+        )
     run = Run(transform=record, started_at=instance.now(), params=params)
     run._values["_status_code"] = -1
     run.save()

@@ -42,7 +42,9 @@ class InvalidArgument(LakecatError, ValueError):
 class ValidationError(LakecatError, ValueError):
     """A value does not fit the field or feature it is meant for."""
 
-    def __init__(self, message: str, *, registry: str | None = None, field=None) -> None:
+    def __init__(
+        self, message: str, *, registry: str | None = None, field=None
+    ) -> None:
         super().__init__(message)
         self.registry = registry
         self.field = field

@@ -74,13 +74,17 @@ class SchemaIndex:
 
     def tables(self) -> list[TableSpec]:
         """Every Delta table: registries first, then link tables."""
-        specs = [TableSpec(r.module, r.table, r.fields) for r in self.registries.values()]
+        specs = [
+            TableSpec(r.module, r.table, r.fields) for r in self.registries.values()
+        ]
         seen = set()
         for m2ms in self.many_to_many.values():
             for m2m in m2ms:
                 if m2m.link.table not in seen:
                     seen.add(m2m.link.table)
-                    specs.append(TableSpec(m2m.link.module, m2m.link.table, m2m.link.fields))
+                    specs.append(
+                        TableSpec(m2m.link.module, m2m.link.table, m2m.link.fields)
+                    )
         for module in self.modules:  # hidden tables that are not link tables
             internal = getattr(MODULES[module], "INTERNAL_TABLES", {})
             specs += [TableSpec(module, t, fields) for t, fields in internal.items()]
@@ -106,7 +110,11 @@ class SchemaIndex:
                     relations[fk.target].setdefault(
                         fk.related_name,
                         Relation(
-                            fk.related_name, "reverse_fk", fk.target, name, column=fk.column
+                            fk.related_name,
+                            "reverse_fk",
+                            fk.target,
+                            name,
+                            column=fk.column,
                         ),
                     )
         for name, m2ms in self.many_to_many.items():

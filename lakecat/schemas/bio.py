@@ -15,9 +15,6 @@ from lakecat.schemas._base import (
     RegistrySchema,
 )
 from lakecat.schemas.core import (
-    AUX,
-    BRANCH_ID,
-    CREATED_AT,
     FEATURE_ID,
     ID,
     SPACE_ID,
@@ -140,16 +137,28 @@ GENE = RegistrySchema(
         *TRACKED_TAIL,
         UPDATED_AT,
     ),
-    foreign_keys=(SOURCE_FK, ForeignKey("organism", "bio.Organism", "genes"), *TRACKED_FKS),
+    foreign_keys=(
+        SOURCE_FK,
+        ForeignKey("organism", "bio.Organism", "genes"),
+        *TRACKED_FKS,
+    ),
 )
 
-ONTOLOGIES = tuple(_ontology_registry(name, table) for name, table, _ in ONTOLOGY_REGISTRIES)
+ONTOLOGIES = tuple(
+    _ontology_registry(name, table) for name, table, _ in ONTOLOGY_REGISTRIES
+)
 
 REGISTRIES: tuple[RegistrySchema, ...] = (SOURCE, ORGANISM, GENE, *ONTOLOGIES)
 
 
 def _labels(owner: str, owner_table: str, query: str, table: str, name: str):
-    link = LinkTable(f"{owner_table}_{table}", MODULE, f"{owner_table}_id", f"{table}_id", (FEATURE_ID,))
+    link = LinkTable(
+        f"{owner_table}_{table}",
+        MODULE,
+        f"{owner_table}_id",
+        f"{table}_id",
+        (FEATURE_ID,),
+    )
     return owner, ManyToMany(query, f"bio.{name}", link, f"{owner_table}s")
 
 

@@ -59,9 +59,7 @@ ARTIFACT_SCHEMA = _link(
     Field("slot", "str"),
     Field("feature_ref_is_semantic", "bool"),
 )
-ARTIFACT_FEATUREVALUE = _link(
-    "artifact_featurevalue", "artifact_id", "featurevalue_id"
-)
+ARTIFACT_FEATUREVALUE = _link("artifact_featurevalue", "artifact_id", "featurevalue_id")
 RUN_INPUT_ARTIFACT = _link("run_input_artifact", "run_id", "artifact_id")
 COLLECTION_ARTIFACT = _link("collection_artifact", "collection_id", "artifact_id")
 RECORD_PARENT = _link("record_parent", "record_id", "parent_id")

@@ -76,17 +76,26 @@ def test_genes_by_symbol_and_ensembl_id(catalog):
 def test_validate_inspect_standardize_on_mixed_input(catalog):
     bt.CellType.import_source()
     values = ["T cell", "B-cell", "T-lymphocyte", "not a cell"]
-    np.testing.assert_array_equal(bt.CellType.validate(values), [True, False, False, False])
+    np.testing.assert_array_equal(
+        bt.CellType.validate(values), [True, False, False, False]
+    )
     result = bt.CellType.inspect(values)
     assert result.validated == ["T cell"]
     assert result.synonyms_mapper == {"B-cell": "B cell", "T-lymphocyte": "T cell"}
     assert result.non_validated == ["not a cell"]
-    assert bt.CellType.standardize(values) == ["T cell", "B cell", "T cell", "not a cell"]
+    assert bt.CellType.standardize(values) == [
+        "T cell",
+        "B cell",
+        "T cell",
+        "not a cell",
+    ]
 
 
 def test_validate_20k_gene_symbols(catalog):
     bt.Gene.import_source()
-    symbols = bt.Gene.public().frame["symbol"].drop_nulls().unique().head(20_000).to_list()
+    symbols = (
+        bt.Gene.public().frame["symbol"].drop_nulls().unique().head(20_000).to_list()
+    )
     assert bt.Gene.validate([*symbols, "NOT-A-GENE"]).sum() == 20_000
 
 

@@ -10,7 +10,15 @@ import lakecat.bio as bt
 
 @pytest.fixture
 def records(catalog):
-    names = ["cat[*_*]", "Record 0", "Record 1", "Record 2", "a.c", "abc", "C++ run (1)"]
+    names = [
+        "cat[*_*]",
+        "Record 0",
+        "Record 1",
+        "Record 2",
+        "a.c",
+        "abc",
+        "C++ run (1)",
+    ]
     return {name: lc.Record(name=name).save() for name in names}
 
 
@@ -27,20 +35,27 @@ def test_search_within_a_queryset_and_by_field(records):
     assert queryset.search("Record 1")[0].name == "Record 1"
     assert queryset.search("Record 1", field=lc.Record.name)[0].name == "Record 1"
     assert queryset.search("Record 1", field="name")[0].name == "Record 1"
-    with pytest.raises(TypeError, match="takes a field name"):
+    with pytest.raises(TypeError, match=r"takes a field name"):
         queryset.search("Record", field=3)
 
 
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("cat[", ["cat[*_*]"]), ("*_*", ["cat[*_*]"]), ("a.c", ["a.c"]), ("C++ run (", ["C++ run (1)"])],
+    [
+        ("cat[", ["cat[*_*]"]),
+        ("*_*", ["cat[*_*]"]),
+        ("a.c", ["a.c"]),
+        ("C++ run (", ["C++ run (1)"]),
+    ],
 )
 def test_search_is_literal(records, query, expected):
     assert lc.Record.search(query).to_list("name") == expected
 
 
 def test_search_none_is_an_error(records):
-    with pytest.raises(ValueError, match="Cannot search for None value! Please pass a valid string."):
+    with pytest.raises(
+        ValueError, match=r"Cannot search for None value! Please pass a valid string."
+    ):
         lc.Record.search(None)
 
 
@@ -82,7 +97,14 @@ def test_trash_is_hidden_alike_in_search_lookup_filter_and_get(records):
 
 
 def test_lookup_names_for_tricky_values(catalog):
-    for name in ("COVID-19", "Crohn's disease", "1st run", "class", "dict", "Experiment 1"):
+    for name in (
+        "COVID-19",
+        "Crohn's disease",
+        "1st run",
+        "class",
+        "dict",
+        "Experiment 1",
+    ):
         lc.Record(name=name).save()
     lookup = lc.Record.lookup()
     assert lookup.covid_19.name == "COVID-19"
@@ -100,7 +122,10 @@ def test_lookup_two_records_with_one_name(catalog):
     first = lc.Record(name="Sample").save()
     second = lc.Record(name="Sample", type=kind).save()
     lookup = lc.Record.lookup()
-    with pytest.warns(UserWarning, match="2 records found for 'sample'. Returning based on keep='first'."):
+    with pytest.warns(
+        UserWarning,
+        match=r"2 records found for 'sample'. Returning based on keep='first'.",
+    ):
         assert lookup.sample.id == first.id
     assert lc.Record.lookup(keep="last").sample.id == second.id
     assert [r.id for r in lc.Record.lookup(keep=False).sample] == [first.id, second.id]

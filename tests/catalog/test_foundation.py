@@ -52,7 +52,9 @@ def test_connect_by_env_var_overrides_settings(catalog, tmp_path, monkeypatch):
     lc.init(storage=other)
     monkeypatch.setenv("LAKECAT_CATALOG", str(catalog.root))
     code = "import lakecat as lc; print(lc.settings.root)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == str(catalog.root)
 
 
@@ -61,7 +63,12 @@ def test_registry_tables_have_the_declared_columns(catalog):
     for spec in index.tables():
         table = catalog.tables.frame(spec.name)
         assert table.columns == [f.name for f in spec.fields], spec.name
-    assert lc.Artifact._schema.display_columns[:4] == ("uid", "key", "description", "suffix")
+    assert lc.Artifact._schema.display_columns[:4] == (
+        "uid",
+        "key",
+        "description",
+        "suffix",
+    )
 
 
 def test_artifact_from_file_computes_fields(catalog, tmp_path):
@@ -69,10 +76,16 @@ def test_artifact_from_file_computes_fields(catalog, tmp_path):
     data = b"\x1f\x8b fake but real bytes"
     path.write_bytes(data)
     artifact = lc.Artifact(path, key="raw/reads.fastq.gz", description="reads").save()
-    assert (artifact.suffix, artifact.size, artifact.hash) == (".fastq.gz", len(data), md5_b64(data))
+    assert (artifact.suffix, artifact.size, artifact.hash) == (
+        ".fastq.gz",
+        len(data),
+        md5_b64(data),
+    )
     assert artifact._hash_type == "md5"
     assert len(artifact.uid) == 20 and artifact.uid.endswith("0000")
-    assert artifact.is_latest and artifact.run_id is None and artifact.created_by_id == 1
+    assert (
+        artifact.is_latest and artifact.run_id is None and artifact.created_by_id == 1
+    )
     stored = Path(catalog.root) / "objects" / f"{artifact.uid}.fastq.gz"
     assert stored.read_bytes() == data
     assert artifact.cache() == stored
@@ -82,7 +95,11 @@ def test_artifact_from_file_computes_fields(catalog, tmp_path):
 def test_artifact_from_dataframe_pandas_and_polars(catalog):
     frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
     artifact = lc.Artifact.from_dataframe(frame, key="tables/t.parquet").save()
-    assert (artifact.otype, artifact.kind, artifact.n_observations) == ("DataFrame", "dataset", 3)
+    assert (artifact.otype, artifact.kind, artifact.n_observations) == (
+        "DataFrame",
+        "dataset",
+        3,
+    )
     assert artifact.hash == md5_b64(Path(artifact.path).read_bytes())
     pd.testing.assert_frame_equal(artifact.load(), frame)
     polars_frame = pl.DataFrame({"a": [1, 2]})
@@ -97,7 +114,11 @@ def test_artifact_from_anndata(catalog):
         var=pd.DataFrame(index=["g1", "g2"]),
     )
     artifact = lc.Artifact.from_anndata(adata, key="examples/small.h5ad").save()
-    assert (artifact.otype, artifact.n_observations, artifact.suffix) == ("AnnData", 3, ".h5ad")
+    assert (artifact.otype, artifact.n_observations, artifact.suffix) == (
+        "AnnData",
+        3,
+        ".h5ad",
+    )
     loaded = artifact.load()
     assert list(loaded.obs_names) == ["c1", "c2", "c3"]
     np.testing.assert_array_equal(loaded.X, adata.X)
@@ -204,7 +225,7 @@ def test_batch_commits_at_the_end_and_sees_its_own_records(catalog, tmp_path):
 
 def test_batch_that_raises_writes_nothing(catalog):
     before = catalog.tables.version("record")
-    with pytest.raises(RuntimeError, match="boom"), lc.batch():
+    with pytest.raises(RuntimeError, match=r"boom"), lc.batch():
         lc.Record(name="never").save()
         raise RuntimeError("boom")
     assert catalog.tables.version("record") == before
@@ -214,7 +235,9 @@ def test_batch_that_raises_writes_nothing(catalog):
 def test_record_repr_matches_lamindb(catalog):
     record = lc.Record(name="Experiment 1").save()
     text = repr(record)
-    assert text.startswith(f"Record(uid='{record.uid}', name='Experiment 1', is_type=False, branch_id=1, space_id=1, created_by_id=1, created_at=")
+    assert text.startswith(
+        f"Record(uid='{record.uid}', name='Experiment 1', is_type=False, branch_id=1, space_id=1, created_by_id=1, created_at="
+    )
     assert text.endswith(" UTC, is_locked=False)")
 
 
@@ -222,7 +245,9 @@ def test_record_repr_matches_lamindb(catalog):
 
 
 def test_missing_file_is_a_clear_error(catalog, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such file or folder: .*missing.txt"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no such file or folder: .*missing.txt"
+    ):
         lc.Artifact(tmp_path / "missing.txt", key="missing.txt")
 
 
@@ -230,7 +255,7 @@ def test_missing_file_is_a_clear_error(catalog, tmp_path):
 def test_keys_that_escape_the_catalog_are_refused(catalog, tmp_path, key):
     path = tmp_path / "x.txt"
     path.write_text("x")
-    with pytest.raises(lc.errors.ValidationError, match="Artifact.key"):
+    with pytest.raises(lc.errors.ValidationError, match=r"Artifact.key"):
         lc.Artifact(path, key=key)
     assert lc.Artifact.filter().count() == 0
 
@@ -238,28 +263,37 @@ def test_keys_that_escape_the_catalog_are_refused(catalog, tmp_path, key):
 def test_key_with_another_suffix_is_refused(catalog, tmp_path):
     path = tmp_path / "x.txt"
     path.write_text("x")
-    with pytest.raises(lc.errors.ValidationError, match="has suffix '.csv' but the file has '.txt'"):
+    with pytest.raises(
+        lc.errors.ValidationError, match=r"has suffix '.csv' but the file has '.txt'"
+    ):
         lc.Artifact(path, key="x.csv")
 
 
 def test_wrong_value_type_names_registry_and_field(catalog):
-    with pytest.raises(lc.errors.ValidationError, match="Record.name takes a str value, got int 3"):
+    with pytest.raises(
+        lc.errors.ValidationError, match=r"Record.name takes a str value, got int 3"
+    ):
         lc.Record(name=3)
     with pytest.raises(ValueError, match=r"Record.is_type takes a bool value"):
         lc.Record(name="x", is_type="yes")
 
 
 def test_unknown_keyword_lists_allowed_fields(catalog):
-    with pytest.raises(lc.errors.FieldError, match="Record\\(\\) got an unknown field 'nmae'.*Did you mean 'name'"):
+    with pytest.raises(
+        lc.errors.FieldError,
+        match=r"Record\(\) got an unknown field 'nmae'.*Did you mean 'name'",
+    ):
         lc.Record(nmae="x")
 
 
 def test_folder_that_is_not_a_catalog(tmp_path):
     (tmp_path / "stuff").mkdir()
     (tmp_path / "stuff" / "file.txt").write_text("x")
-    with pytest.raises(lc.errors.StorageError, match="lakecat.json is missing"):
+    with pytest.raises(lc.errors.StorageError, match=r"lakecat.json is missing"):
         lc.connect(tmp_path / "stuff")
-    with pytest.raises(lc.errors.StorageError, match="not empty and has no lakecat.json"):
+    with pytest.raises(
+        lc.errors.StorageError, match=r"not empty and has no lakecat.json"
+    ):
         lc.init(storage=tmp_path / "stuff")
     assert sorted(p.name for p in (tmp_path / "stuff").iterdir()) == ["file.txt"]
 

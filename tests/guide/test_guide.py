@@ -39,7 +39,11 @@ def guide_root(tmp_path_factory):
         patch.setenv("LAKECAT_HOME", str(home))
         patch.setattr(instance, "_current", None)
         lc.init(storage=root, modules=["bio"], user="testuser1", user_name="Test User1")
-        lc.track("Wc8F4siRSKMZ", key="registries.ipynb", description="Query & search registries")
+        lc.track(
+            "Wc8F4siRSKMZ",
+            key="registries.ipynb",
+            description="Query & search registries",
+        )
         datasets = lc.examples.datasets
         lc.Artifact(datasets.file_jpg_paradisi05(), key="images/my_image.jpg").save()
         lc.Artifact(datasets.file_fastq(), key="raw/my_fastq.fastq.gz").save()
@@ -65,7 +69,9 @@ def test_guide_artifact_overview_is_newest_first_with_lamindb_columns(guide):
     assert list(df.columns) == ARTIFACT_COLUMNS
     assert df.index.name == "id"
     assert [df.loc[i, "key"] for i in ids(df)] == [KEYS[i] for i in ids(df)]
-    assert df.loc[3, "n_observations"] == 150.0 and math.isnan(df.loc[1, "n_observations"])
+    assert df.loc[3, "n_observations"] == 150.0 and math.isnan(
+        df.loc[1, "n_observations"]
+    )
     assert df.loc[4, "otype"] == "AnnData" and df.loc[3, "otype"] == "DataFrame"
     assert df.loc[1, "otype"] is None and df.loc[2, "suffix"] == ".fastq.gz"
     assert df.loc[4, "schema_id"] == 3.0
@@ -74,8 +80,13 @@ def test_guide_artifact_overview_is_newest_first_with_lamindb_columns(guide):
 
 def test_guide_include_related_columns(guide):
     df = lc.Artifact.to_dataframe(
-        include=["created_by__name", "records__name", "cell_types__name",
-                 "feature_sets__itype", "suffix"]  # fmt: skip
+        include=[
+            "created_by__name",
+            "records__name",
+            "cell_types__name",
+            "feature_sets__itype",
+            "suffix",
+        ]
     )
     assert list(df.columns) == [
         "uid", "key", "created_by__name", "records__name", "cell_types__name",
@@ -88,7 +99,10 @@ def test_guide_include_related_columns(guide):
         "B cell", "T cell", "CD8-positive, alpha-beta T cell",
     }  # fmt: skip
     assert df.loc[5, "cell_types__name"] == {"B cell", "T cell"}
-    assert df.loc[5, "feature_sets__itype"] == {"Feature", "bionty.Gene.ensembl_gene_id"}
+    assert df.loc[5, "feature_sets__itype"] == {
+        "Feature",
+        "bionty.Gene.ensembl_gene_id",
+    }
     for column in ("records__name", "cell_types__name", "feature_sets__itype"):
         assert df.loc[1, column] == {None}
     assert set(df["created_by__name"]) == {"Test User1"}
@@ -107,7 +121,10 @@ def test_guide_features_columns_and_log_line(guide, caplog):
     assert row4["perturbation"] == {"IFNG", "DMSO"} == row5["perturbation"]
     assert (row4["temperature"], row5["temperature"]) == (21.6, 22.6)
     assert (row4["experiment"], row5["experiment"]) == ("Experiment 1", "Experiment 2")
-    assert (row4["date_of_study"], row5["date_of_study"]) == ("2024-12-01", "2025-02-13")
+    assert (row4["date_of_study"], row5["date_of_study"]) == (
+        "2024-12-01",
+        "2025-02-13",
+    )
     assert row4["study_note"].startswith("We had a great time")
     assert math.isnan(row5["study_note"])
     assert row4["study_metadata"] == {"detail1": "123", "detail2": 1}
@@ -145,7 +162,9 @@ def test_guide_lookup_get_and_filter_by_record(guide):
     records = lc.Record.lookup()
     study1 = records.experiment_1
     assert study1.name == "Experiment 1"
-    assert repr(study1).startswith(f"Record(uid='{study1.uid}', name='Experiment 1', is_type=False, branch_id=1, space_id=1, created_by_id=1, run_id=1, created_at=")
+    assert repr(study1).startswith(
+        f"Record(uid='{study1.uid}', name='Experiment 1', is_type=False, branch_id=1, space_id=1, created_by_id=1, run_id=1, created_at="
+    )
     assert repr(study1).endswith(" UTC, is_locked=False)")
     assert lc.Record.get(study1.uid) == study1 == lc.Record.get(name="Experiment 1")
     assert ids(lc.Artifact.filter(records=study1).to_dataframe()) == [4]
@@ -155,10 +174,17 @@ def test_guide_lookup_get_and_filter_by_record(guide):
 
 
 def test_guide_filter_by_features(guide):
-    assert ids(lc.Artifact.filter(perturbation="DMSO").to_dataframe(features=True)) == [4, 5]
+    assert ids(lc.Artifact.filter(perturbation="DMSO").to_dataframe(features=True)) == [
+        4,
+        5,
+    ]
     assert ids(lc.Artifact.filter(study_metadata__detail1="123").to_dataframe()) == [4]
     assert ids(lc.Artifact.filter(study_metadata__detail2=2).to_dataframe()) == [5]
-    assert ids(lc.Artifact.filter(perturbation__isnull=True).to_dataframe()) == [1, 2, 3]
+    assert ids(lc.Artifact.filter(perturbation__isnull=True).to_dataframe()) == [
+        1,
+        2,
+        3,
+    ]
     # LaminDB 1.13 returns the unannotated artifacts here too; fixed by decision
     assert ids(lc.Artifact.filter(perturbation__isnull=False).to_dataframe()) == [4, 5]
 

@@ -12,7 +12,9 @@ DOCS = Path(__file__).parents[2] / "docs"
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("build_notebook", DOCS / "build_notebook.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_notebook", DOCS / "build_notebook.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -22,7 +24,11 @@ def test_notebook_matches_the_guide_script():
     committed = nbformat.read(DOCS / "guide.ipynb", as_version=4)
     built = _builder().build()
     assert [c.source for c in committed.cells] == [c.source for c in built.cells]
-    assert [c.cell_type for c in committed.cells][:3] == ["markdown", "code", "markdown"]
+    assert [c.cell_type for c in committed.cells][:3] == [
+        "markdown",
+        "code",
+        "markdown",
+    ]
 
 
 @pytest.mark.slow
@@ -31,10 +37,17 @@ def test_notebook_executes_end_to_end(tmp_path, monkeypatch):
 
     monkeypatch.setenv("LAKECAT_HOME", str(tmp_path / "home"))
     notebook = nbformat.read(DOCS / "guide.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
     outputs = "".join(
         out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
-        for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
     )
     assert "=== lc.Artifact.to_dataframe() ===" in outputs
     assert "examples/dataset1.h5ad" in outputs

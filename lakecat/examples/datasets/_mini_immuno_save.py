@@ -52,7 +52,7 @@ def _link_schemas(artifact, slots: dict[str, Any]) -> None:
     catalog.insert("artifact_schema", [
         {"id": i, "artifact_id": artifact.id, "schema_id": schema.id, "slot": slot,
          "created_at": now}
-        for i, (slot, schema) in zip(ids, slots.items())
+        for i, (slot, schema) in zip(ids, slots.items(), strict=True)
     ])  # fmt: skip
 
 

@@ -240,6 +240,8 @@ def get_dataset2(
 
 def save_mini_immuno_datasets():
     """Save both datasets with their features, labels and schemas (needs `bio`)."""
-    from lakecat.examples.datasets._mini_immuno_save import save_mini_immuno_datasets as save
+    from lakecat.examples.datasets._mini_immuno_save import (
+        save_mini_immuno_datasets as save,
+    )
 
     return save()
