@@ -389,10 +389,8 @@ def _catalog(root: str | None) -> Catalog:
     from lakecat.catalog import instance
 
     if root is not None:
-        # TODO: use a public `connect(root, remember=False)` once instance has one;
-        # `connect()` would make a one-off `--catalog` the remembered catalog
-        instance._current = instance.Catalog.open(instance._normalize_root(root))
-        return instance._current
+        # a one-off --catalog must not become the remembered catalog
+        return instance.connect(root, remember=False)
     try:
         return instance.current()
     except errors.StorageError:

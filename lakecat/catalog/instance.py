@@ -501,10 +501,13 @@ def connect(
     storage_options: dict[str, str] | None = None,
     read_only: bool = False,
     as_of: datetime | str | None = None,
+    remember: bool = True,
 ) -> Catalog:
     """Connect to an existing catalog (the remembered one if `root` is None).
 
-    `read_only=True` refuses every write with `StorageError`. `as_of` (a datetime
+    With `remember=False` the catalog is used by this process only and the one
+    remembered for new processes stays as it was. `read_only=True` refuses every
+    write with `StorageError`. `as_of` (a datetime
     or ISO string) opens the catalog as it was then, read-only: each table at its
     latest version committed at or before that time. For a version number of one
     table use `catalog.at(version, table=...)`.
@@ -516,7 +519,7 @@ def connect(
     catalog = Catalog.open(
         _normalize_root(root), storage_options, read_only=read_only, as_of=as_of
     )
-    if read_only or as_of is not None:
+    if read_only or as_of is not None or not remember:
         _current = catalog
     else:
         _remember(catalog)
