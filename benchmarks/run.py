@@ -7,13 +7,21 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+#: small sizes for a quick run; each script's --help shows the full-size options
+QUICK_ARGS = {
+    "bench_query.py": ["--n", "10000"],
+    "bench_search.py": ["--sizes", "10000"],
+    "bench_features.py": ["--sizes", "10000"],
+    "bench_storage.py": ["--quick"],
+}
 
 
 def main() -> int:
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"\n##### {script.name}", flush=True)
-        if subprocess.run([sys.executable, str(script)], check=False).returncode:
+        command = [sys.executable, str(script), *QUICK_ARGS.get(script.name, [])]
+        if subprocess.run(command, check=False).returncode:
             failed.append(script.name)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
