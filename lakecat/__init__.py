@@ -11,63 +11,12 @@ Delta table under the catalog root, read through Polars.
 from __future__ import annotations
 
 from lakecat import errors
-from lakecat.catalog.api import (
-    Artifact,
-    Branch,
-    Collection,
-    Feature,
-    FeatureValue,
-    Project,
-    Q,
-    Record,
-    Run,
-    Schema,
-    Space,
-    Storage,
-    Transform,
-    ULabel,
-    User,
-    batch,
-    connect,
-    finish,
-    init,
-    optimize,
-    save,
-    settings,
-    track,
-    view,
-)
+from lakecat.catalog import api
+from lakecat.catalog.api import *  # noqa: F403  (the public surface, listed there)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Artifact",
-    "Branch",
-    "Collection",
-    "Feature",
-    "FeatureValue",
-    "Project",
-    "Q",
-    "Record",
-    "Run",
-    "Schema",
-    "Space",
-    "Storage",
-    "Transform",
-    "ULabel",
-    "User",
-    "batch",
-    "connect",
-    "errors",
-    "examples",
-    "finish",
-    "init",
-    "optimize",
-    "save",
-    "settings",
-    "track",
-    "view",
-]
+__all__ = [*api.__all__, "errors", "examples"]  # noqa: F405
 
 
 def __getattr__(name: str):

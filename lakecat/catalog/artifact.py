@@ -159,9 +159,7 @@ class Artifact(SQLRecord, schema=ARTIFACT):
     def from_dataframe(cls, df, *, key: str | None = None, description: str | None = None,
                        revises: Artifact | None = None, **kwargs: Any) -> Artifact:  # fmt: skip
         """An artifact from a pandas or Polars DataFrame, stored as Parquet."""
-        folder = Path(tempfile.mkdtemp(prefix="lakecat-"))
-        name = PurePosixPath(key).name if key else "dataset.parquet"
-        path = folder / name
+        path = _scratch_path(key, "dataset.parquet")
         if isinstance(df, pl.DataFrame):
             df.write_parquet(path)
             n = df.height
@@ -174,9 +172,7 @@ class Artifact(SQLRecord, schema=ARTIFACT):
         artifact = cls(
             path, key=key, description=description, revises=revises, **kwargs
         )
-        if artifact.id is None:
-            artifact._values.update(kind="dataset", otype="DataFrame", n_observations=n)
-        return artifact
+        return artifact._as_dataset("DataFrame", n)
 
     @classmethod
     def from_df(cls, df, **kwargs: Any) -> Artifact:
@@ -192,16 +188,21 @@ class Artifact(SQLRecord, schema=ARTIFACT):
             path = Path(adata)
             n = ad.read_h5ad(path, backed="r").n_obs
         else:
-            folder = Path(tempfile.mkdtemp(prefix="lakecat-"))
-            path = folder / (PurePosixPath(key).name if key else "dataset.h5ad")
+            path = _scratch_path(key, "dataset.h5ad")
             adata.write_h5ad(path)
             n = adata.n_obs
         artifact = cls(
             path, key=key, description=description, revises=revises, **kwargs
         )
-        if artifact.id is None:
-            artifact._values.update(kind="dataset", otype="AnnData", n_observations=n)
-        return artifact
+        return artifact._as_dataset("AnnData", n)
+
+    def _as_dataset(self, otype: str, n_observations: int) -> Artifact:
+        """Mark a new artifact as a dataset of `otype` (an existing one is unchanged)."""
+        if self.id is None:
+            self._values.update(
+                kind="dataset", otype=otype, n_observations=n_observations
+            )
+        return self
 
     # storage
 
@@ -403,6 +404,12 @@ class Artifact(SQLRecord, schema=ARTIFACT):
         from lakecat.catalog.features import FeatureManager
 
         return FeatureManager(self)
+
+
+def _scratch_path(key: str | None, default: str) -> Path:
+    """A fresh temporary path named like the key, where an object is serialized."""
+    folder = Path(tempfile.mkdtemp(prefix="lakecat-"))
+    return folder / (PurePosixPath(key).name if key else default)
 
 
 def _local_file(path: str | os.PathLike) -> Path:
